@@ -1,0 +1,152 @@
+"""The ``ofsted-tagger`` command line: one thin command per stage.
+
+Each command parses options, calls its stage's public functions and reports
+errors as one sentence on stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import click
+
+from pipeline.config import Params, load_params
+from pipeline.errors import InputError, UserError, atomic_write
+
+
+class Context:
+    def __init__(self, params_path: str | None):
+        self._path = params_path
+        self._params: Params | None = None
+
+    @property
+    def params(self) -> Params:
+        if self._params is None:
+            self._params = load_params(self._path)
+        return self._params
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def run_guarded(fn: Callable[[], int | None]) -> None:
+    """Turn UserError into one clear line and a non-zero exit."""
+    try:
+        code = fn()
+    except UserError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted; nothing was written.", 130)
+    if code:
+        sys.exit(code)
+
+
+# --------------------------------------------------------------------------- #
+# Reading many inputs, tolerating bad ones
+# --------------------------------------------------------------------------- #
+def iter_documents(paths: Iterable[str], params: Params, errors: list[str], progress: bool = True) -> Iterator:
+    """Yield a Document per readable input; record one message per bad input."""
+    from tqdm import tqdm
+
+    from pipeline.ingest import document_from_text, iter_input_files, read_document
+
+    files: list[Path | str] = []
+    for p in paths:
+        if p == "-":
+            files.append("-")
+        elif not Path(p).exists():
+            errors.append(f"{p}: no such file or directory; check the path.")
+        else:
+            files.extend(iter_input_files([p]))
+    bar = tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 3, file=sys.stderr)
+    for f in bar:
+        try:
+            if f == "-":
+                yield document_from_text(sys.stdin.read(), "stdin")
+            else:
+                yield read_document(f, params.ingest.max_file_mb)
+        except InputError as exc:
+            errors.append(str(exc))
+        except Exception as exc:  # a library failing on a malformed file
+            errors.append(f"{f}: could not be read ({exc.__class__.__name__}: {exc}); check the file.")
+
+
+def write_records(records: list[dict], fmt: str, output: str | None, fields: list[str]) -> None:
+    """Write records as jsonl or csv to a file (atomically) or stdout."""
+    def dump(fh) -> None:
+        if fmt == "jsonl":
+            for r in records:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        else:
+            w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+            w.writeheader()
+            for r in records:
+                w.writerow({k: (";".join(v) if isinstance(v, list) else v) for k, v in r.items()})
+
+    if output and output != "-":
+        with atomic_write(output) as fh:
+            dump(fh)
+    else:
+        buf = io.StringIO()
+        dump(buf)
+        click.echo(buf.getvalue(), nl=False)
+
+
+def report_errors(errors: list[str]) -> int:
+    for e in errors:
+        click.echo(f"error: {e}", err=True)
+    return 1 if errors else 0
+
+
+# --------------------------------------------------------------------------- #
+# Commands
+# --------------------------------------------------------------------------- #
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file (default: params.yaml of the project).")
+@click.version_option(package_name="ofsted-tagger")
+@click.pass_context
+def main(ctx: click.Context, params_path: str | None) -> None:
+    """Tag Ofsted children's services inspection reports sentence by sentence."""
+    ctx.obj = Context(params_path)
+
+
+SEGMENT_FIELDS = ["report", "index", "start", "end", "section", "grade", "kind", "text"]
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", default=None, help="Output file (default: stdout).")
+@pass_ctx
+def segment(ctx: Context, paths: tuple[str, ...], fmt: str, output: str | None) -> None:
+    """Cut reports into sentences with their section and grade.
+
+    PATHS are PDF, text, HTML or DOCX files, directories (searched recursively)
+    or '-' for standard input.
+    """
+    def run() -> int:
+        from pipeline.segment import segment as cut
+
+        p = ctx.params
+        errors: list[str] = []
+        records = []
+        for doc in iter_documents(paths, p, errors):
+            records.extend(s.to_dict() for s in cut(doc, p.segment.max_sentence_chars, p.segment.heading_max_words))
+        if not records and not errors:
+            raise UserError("the input holds no text to segment; give a report file.")
+        if records:
+            write_records(records, fmt, output, SEGMENT_FIELDS)
+        return report_errors(errors)
+
+    run_guarded(run)

@@ -1,0 +1,147 @@
+"""Configuration: ``params.yaml`` read once, validated, passed down.
+
+Every path, threshold and hyperparameter the pipeline uses lives in
+``params.yaml``; this module turns it into typed, frozen objects.  Relative
+paths are resolved against the directory holding the params file, so the CLI
+behaves the same from any working directory.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Paths(_Frozen):
+    corpus_text: Path
+    corpus_pdf: Path
+    corpus_metadata: Path
+    seeds: Path
+    data: Path
+    models: Path
+    mlflow_db: Path
+    mlflow_artifacts: Path
+    sample_report: Path
+
+
+class IngestParams(_Frozen):
+    max_file_mb: float = Field(gt=0)
+    pdf_timeout_s: float = Field(gt=0)
+
+
+class SegmentParams(_Frozen):
+    max_sentence_chars: int = Field(gt=50)
+    heading_max_words: int = Field(gt=2)
+
+
+class SplitParams(_Frozen):
+    seed: int
+    dev_fraction: float = Field(gt=0, lt=0.5)
+    test_fraction: float = Field(gt=0, lt=0.5)
+
+
+class TfidfParams(_Frozen):
+    ngram_max: int = Field(ge=1, le=3)
+    min_df: int = Field(ge=1)
+    max_df: float = Field(gt=0, le=1)
+    sublinear_tf: bool
+    max_features: int | None = None
+
+
+class LogRegParams(_Frozen):
+    C: float = Field(gt=0)
+    class_weight: str | None = None
+    max_iter: int = Field(ge=50)
+
+    @field_validator("class_weight")
+    @classmethod
+    def _cw(cls, v: str | None) -> str | None:
+        if v not in (None, "balanced"):
+            raise ValueError("class_weight must be null or 'balanced'")
+        return v
+
+
+class ModelParams(_Frozen):
+    type_tfidf: TfidfParams
+    type_logreg: LogRegParams
+    theme_tfidf: TfidfParams
+    theme_logreg: LogRegParams
+    use_section: bool
+    use_weak_labels: bool
+    weak_label_weight: float = Field(ge=0, le=1)
+    calibration: str
+    calibration_cv: int = Field(ge=2)
+    theme_threshold_grid: list[float]
+    theme_default_threshold: float = Field(gt=0, lt=1)
+    max_themes: int = Field(ge=1, le=3)
+    evidence_words: int = Field(ge=1)
+    random_state: int
+
+
+class TrackingParams(_Frozen):
+    experiment: str
+    registered_model: str
+    alias: str
+
+
+class ServeParams(_Frozen):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    max_sentences: int = Field(ge=1)
+    max_upload_mb: float = Field(gt=0)
+
+
+class Params(_Frozen):
+    paths: Paths
+    ingest: IngestParams
+    segment: SegmentParams
+    split: SplitParams
+    model: ModelParams
+    tracking: TrackingParams
+    serve: ServeParams
+    source: Path = Field(exclude=True)
+
+
+def _resolve(base: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    paths = dict(raw.get("paths") or {})
+    for key, value in paths.items():
+        p = Path(str(value)).expanduser()
+        paths[key] = p if p.is_absolute() else (base / p).resolve()
+    return {**raw, "paths": paths}
+
+
+def load_params(path: Path | str | None = None) -> Params:
+    """Read and validate a params file; raises UserError with the file named."""
+    source = Path(path) if path else DEFAULT_PARAMS
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{source}: params file not found; pass --params with a valid params.yaml.")
+    except yaml.YAMLError as exc:
+        raise UserError(f"{source}: not valid YAML ({exc.__class__.__name__}); fix the file and retry.")
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: expected a mapping of sections at the top level.")
+    try:
+        return Params(**_resolve(source.resolve().parent, raw), source=source.resolve())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise UserError(f"{source}: invalid value at '{where}': {first['msg']}.")
+
+
+@lru_cache(maxsize=4)
+def default_params() -> Params:
+    return load_params(DEFAULT_PARAMS)

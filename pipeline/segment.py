@@ -1,0 +1,164 @@
+"""Segment: clean report prose -> sentences that know where they sit.
+
+Each logical line from :mod:`pipeline.ingest` is a heading, a bullet item, a
+numbered paragraph or a plain paragraph.  Headings set the current section (and
+the judgement grade where the heading states one); bullets and numbered
+paragraphs are their own units; paragraphs are cut into sentences by blingfire
+(a fast, MIT-licensed sentence-boundary library), with fragments re-joined where
+it cut after an abbreviation or before a lower-case continuation.
+
+Public surface: :class:`Sentence`, :func:`segment`, :func:`segment_text`,
+:func:`parse_grade`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import blingfire
+
+from pipeline.ingest import BULLET_CHARS, HEADING_RE, Document
+
+GRADES = ("outstanding", "good", "requires_improvement", "inadequate")
+
+_MARKER = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s)|\d{{1,3}}\.(?=\s))\s*")
+_GRADE_TAIL = re.compile(
+    r"(?::\s*|\s+)(outstanding|good|inadequate|requires improvement(?: to be good)?)\s*$", re.I
+)
+_GRADE_ONLY = re.compile(r"^\s*(?:outstanding|good|inadequate|requires improvement(?: to be good)?)\s*$", re.I)
+_END_PUNCT = (".", "!", "?", ";", ",", ":", "’", "”", '"', "'")
+_ABBREV_END = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|cf|vs|viz|approx|No|no|para|paras|Mr|Mrs|Ms|Dr|St|Cllr|Prof|Rev|Jan|Feb|Mar|Apr|Jun|Jul"
+    r"|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One unit to tag: a sentence, bullet item or heading of a report."""
+
+    report: str
+    index: int
+    start: int
+    end: int
+    section: str
+    grade: str | None
+    text: str
+    kind: str = "sentence"  # sentence | bullet | heading
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_grade(heading: str) -> str | None:
+    """The judgement grade a heading states ("...care leavers: good" -> "good"), else None."""
+    m = _GRADE_TAIL.search(heading)
+    if not m:
+        return None
+    g = m.group(1).lower()
+    return "requires_improvement" if g.startswith("requires") else g
+
+
+def _is_heading(line: str, max_words: int) -> bool:
+    s = line.strip()
+    if HEADING_RE.match(s):
+        return True
+    if not s or _MARKER.match(s) or s.endswith(_END_PUNCT):
+        return False
+    words = s.split()
+    return len(words) <= max_words and (s[0].isupper() or s[0].isdigit())
+
+
+def _is_section_heading(line: str) -> bool:
+    """Known report headings, or title-like lines of 2+ words that are not a bare grade."""
+    s = line.strip()
+    if HEADING_RE.match(s):
+        return True
+    return len(s.split()) >= 2 and not _GRADE_ONLY.match(s) and not re.search(r"\d", s)
+
+
+def _split_long(text: str, start: int, limit: int) -> list[tuple[int, int]]:
+    """Cut a unit longer than ``limit`` characters at '; ' (else ', ') boundaries."""
+    spans: list[tuple[int, int]] = []
+    s, e = 0, len(text)
+    while e - s > limit:
+        window = text[s : s + limit]
+        cut = max(window.rfind("; "), window.rfind(": "))
+        if cut < limit // 3:
+            cut = window.rfind(", ")
+        if cut < limit // 3:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            break
+        spans.append((start + s, start + s + cut + 1))
+        s = s + cut + 1
+        while s < e and text[s].isspace():
+            s += 1
+    spans.append((start + s, start + e))
+    return spans
+
+
+def _sentence_spans(text: str, offset: int, limit: int) -> list[tuple[int, int]]:
+    """Sentence spans of one paragraph (offsets into the document)."""
+    if not text.strip():
+        return []
+    _, offsets = blingfire.text_to_sentences_and_offsets(text)
+    pieces: list[list[int]] = []
+    for c0, c1 in offsets:  # character offsets into ``text``
+        piece = text[c0:c1]
+        if not piece.strip():
+            continue
+        if pieces:
+            prev = text[pieces[-1][0] : pieces[-1][1]].rstrip()
+            first = piece.lstrip()[:1]
+            if first.islower() or first in ",;)" or _ABBREV_END.search(prev) or len(prev) <= 3:
+                pieces[-1][1] = c1
+                continue
+        pieces.append([c0, c1])
+    if pieces:
+        pieces[0][0] = 0
+        pieces[-1][1] = len(text)
+        for a, b in zip(pieces, pieces[1:]):  # close any gap blingfire left
+            a[1] = b[0]
+    spans: list[tuple[int, int]] = []
+    for c0, c1 in pieces:
+        piece = text[c0:c1]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece.rstrip())
+        if trail > lead:
+            spans.extend(_split_long(piece[lead:trail], offset + c0 + lead, limit))
+    return spans
+
+
+def segment_text(text: str, report: str = "text", max_sentence_chars: int = 1200, heading_max_words: int = 18) -> list[Sentence]:
+    """Cut clean prose (one logical line per paragraph) into :class:`Sentence` units."""
+    out: list[Sentence] = []
+    section, grade = "", None
+    pos = 0
+    for line in text.split("\n"):
+        line_start = pos
+        pos += len(line) + 1
+        if not line.strip():
+            continue
+        if _is_heading(line, heading_max_words):
+            lead = len(line) - len(line.lstrip())
+            heading = " ".join(line.split())
+            if _is_section_heading(heading):
+                section = heading
+                grade = parse_grade(heading)
+            start = line_start + lead
+            out.append(Sentence(report, len(out), start, start + len(line.strip()), section, grade, heading, "heading"))
+            continue
+        m = _MARKER.match(line)
+        body_start = m.end() if m else 0
+        kind = "bullet" if m and not m.group(0).strip()[0].isdigit() else "sentence"
+        for s0, s1 in _sentence_spans(line[body_start:], line_start + body_start, max_sentence_chars):
+            unit = " ".join(text[s0:s1].split())
+            out.append(Sentence(report, len(out), s0, s1, section, grade, unit, kind))
+    return out
+
+
+def segment(doc: Document, max_sentence_chars: int = 1200, heading_max_words: int = 18) -> list[Sentence]:
+    """Sentences of a :class:`Document`, with spans into ``doc.text``."""
+    return segment_text(doc.text, doc.report_id, max_sentence_chars, heading_max_words)
