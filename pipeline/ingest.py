@@ -21,8 +21,9 @@ from pipeline.errors import InputError
 
 SUPPORTED_SUFFIXES = {".pdf", ".txt", ".text", ".md", ".html", ".htm", ".docx"}
 
-BULLET_CHARS = "◼•●▪■◾►▶‣⁃∙\uf0b7\uf0a7\uf0d8\uf076\uf0fc"
+BULLET_CHARS = "◼•●▪■◾►▶‣⁃∙\uf000-\uf0ff"  # the last: Symbol/Wingdings glyphs in private use
 _BULLET_START = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s))")
+_INLINE_BULLET = re.compile(rf"[ \t]+(?=[{BULLET_CHARS}][ \t])")
 _NUMBERED_START = re.compile(r"^\s*\d{1,3}\.\s+\S")
 
 
@@ -211,14 +212,27 @@ def _remove_markers(text: str, numbers: set[str]) -> str:
     return text
 
 
-def clean_pages(pages: Iterable[str]) -> str:
-    """Raw page texts -> clean prose, one logical line per paragraph / heading / bullet."""
+_LAYOUT_MAX_LINE = 160  # PDF layout lines are shorter; many longer lines mean one paragraph per line
+
+
+def clean_pages(pages: Iterable[str], layout: bool | None = None) -> str:
+    """Raw page texts -> clean prose, one logical line per paragraph / heading / bullet.
+
+    ``layout``: True when lines were wrapped by a page layout (PDF text) and must
+    be re-joined; False when every line is already a paragraph (news articles,
+    HTML, DOCX); None decides from the longest line.
+    """
+    pages = list(pages)
+    if layout is None:
+        lengths = [len(ln) for p in pages for ln in p.splitlines() if ln.strip()]
+        layout = sum(n > _LAYOUT_MAX_LINE for n in lengths) <= 0.05 * len(lengths)
     blocks: list[str] = []
     footnotes: set[str] = set()
     in_boilerplate = False
     for page in pages:
         page = page.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
         page = page.replace(_SOFT_BREAK + "\n", _SOFT_BREAK)
+        page = _INLINE_BULLET.sub("\n", page)
         lines = [ln.rstrip() for ln in page.split("\n")]
         lines = _strip_page_edges(lines)
         lines, notes = _split_footnotes(lines)
@@ -241,7 +255,7 @@ def clean_pages(pages: Iterable[str]) -> str:
                 continue
             if current is None:
                 current = line
-            elif _is_new_block(last, line):
+            elif not layout or _is_new_block(last, line):
                 blocks.append(current)
                 current = line
             else:
@@ -376,12 +390,12 @@ def read_document(path: Path | str, max_mb: float = 50.0, report_id: str | None 
         )
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        return Document(rid, clean_pages(_read_pdf_pages(path)), str(path), "pdf")
+        return Document(rid, clean_pages(_read_pdf_pages(path), layout=True), str(path), "pdf")
     if suffix == ".docx":
         return Document(rid, clean_text(_read_docx(path)), str(path), "docx")
     data = path.read_bytes()
     if data[:5] == b"%PDF-":
-        return Document(rid, clean_pages(_read_pdf_pages(path)), str(path), "pdf")
+        return Document(rid, clean_pages(_read_pdf_pages(path), layout=True), str(path), "pdf")
     text = _decode_text(path, data)
     if suffix in (".html", ".htm") or re.match(r"\s*(?:<!doctype html|<html)", text[:200], re.I):
         return Document(rid, clean_text(_read_html(path, data)), str(path), "html")
@@ -393,7 +407,7 @@ def read_document(path: Path | str, max_mb: float = 50.0, report_id: str | None 
 def clean_text(text: str) -> str:
     """Clean text that has no page structure (pasted text, HTML, DOCX, news articles)."""
     lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if not _WEB_NOISE.match(ln)]
-    return clean_pages(["\n".join(lines)])
+    return clean_pages(["\n".join(lines)], layout=False)
 
 
 def document_from_text(text: str, report_id: str = "text") -> Document:

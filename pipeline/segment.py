@@ -24,7 +24,7 @@ GRADES = ("outstanding", "good", "requires_improvement", "inadequate")
 
 _MARKER = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s)|\d{{1,3}}\.(?=\s))\s*")
 _GRADE_TAIL = re.compile(
-    r"(?::\s*|\s+)(outstanding|good|inadequate|requires improvement(?: to be good)?)\s*$", re.I
+    r"(?::\s*|\s+)(requires? improvement(?: to be good)?|outstanding|good|inadequate)\s*$", re.I
 )
 _GRADE_ONLY = re.compile(r"^\s*(?:outstanding|good|inadequate|requires improvement(?: to be good)?)\s*$", re.I)
 _END_PUNCT = (".", "!", "?", ";", ",", ":", "’", "”", '"', "'")
@@ -57,7 +57,7 @@ def parse_grade(heading: str) -> str | None:
     if not m:
         return None
     g = m.group(1).lower()
-    return "requires_improvement" if g.startswith("requires") else g
+    return "requires_improvement" if g.startswith("require") else g
 
 
 def _is_heading(line: str, max_words: int) -> bool:
