@@ -150,3 +150,148 @@ def segment(ctx: Context, paths: tuple[str, ...], fmt: str, output: str | None) 
         return report_errors(errors)
 
     run_guarded(run)
+
+
+# --------------------------------------------------------------------------- #
+# data: corpus, split, labels, checks, data card, weak labels
+# --------------------------------------------------------------------------- #
+@main.group()
+def data() -> None:
+    """Build and check the dataset (sentences, split, hand and weak labels)."""
+
+
+@data.command("build")
+@pass_ctx
+def data_build(ctx: Context) -> None:
+    """Segment the corpus and seeds into data/build/sentences.jsonl and weak-label them."""
+    def run() -> None:
+        from pipeline.data import build_sentences, build_weak_labels
+
+        out = build_sentences(ctx.params)
+        weak = build_weak_labels(ctx.params)
+        click.echo(f"wrote {out} and {weak}")
+
+    run_guarded(run)
+
+
+@data.command("split")
+@click.option("--force", is_flag=True, help="Overwrite the committed split (changes every metric).")
+@pass_ctx
+def data_split(ctx: Context, force: bool) -> None:
+    """Create data/split.csv: councils assigned to train/dev/test (fixed seed)."""
+    def run() -> None:
+        from pipeline.data import SEED_COUNCIL, council_of, make_split, read_metadata, split_path, write_split
+
+        p = ctx.params
+        path = split_path(p)
+        if path.exists() and not force:
+            raise UserError(f"{path}: the split exists and is committed; pass --force to replace it.")
+        meta = read_metadata(p.paths.corpus_metadata)
+        split = make_split([council_of(r, meta) for r in meta] + [SEED_COUNCIL], p.split.seed,
+                           p.split.dev_fraction, p.split.test_fraction)
+        write_split(path, split)
+        click.echo(f"wrote {path} ({len(split)} councils)")
+
+    run_guarded(run)
+
+
+@data.command("merge")
+@pass_ctx
+def data_merge(ctx: Context) -> None:
+    """Merge helper label batches and adjudications into data/labels/hand.csv."""
+    def run() -> None:
+        from pipeline.data import labels_path, merge_batches
+
+        n = merge_batches(ctx.params)
+        click.echo(f"wrote {labels_path(ctx.params)} ({n} rows)")
+
+    run_guarded(run)
+
+
+@data.command("check")
+@pass_ctx
+def data_check(ctx: Context) -> None:
+    """Verify schema, labels, duplicates, empty text and split leakage; print counts."""
+    def run() -> int:
+        from pipeline.data import check_data
+
+        result = check_data(ctx.params)
+        for line in result.report:
+            click.echo(line)
+        for w in result.warnings:
+            click.echo(f"warning: {w}", err=True)
+        for e in result.errors:
+            click.echo(f"error: {e}", err=True)
+        if result.errors:
+            click.echo(f"data check failed: {len(result.errors)} problem(s).", err=True)
+            return 1
+        click.echo("data check passed")
+        return 0
+
+    run_guarded(run)
+
+
+@data.command("card")
+@pass_ctx
+def data_card(ctx: Context) -> None:
+    """Recompute counts, agreement and weak-label figures into data/README.md."""
+    def run() -> None:
+        from pipeline.data import write_data_card
+
+        path = write_data_card(ctx.params)
+        click.echo(f"wrote {path}")
+
+    run_guarded(run)
+
+
+@data.command("weak")
+@pass_ctx
+def data_weak(ctx: Context) -> None:
+    """Print each labelling function's coverage and accuracy against the hand labels."""
+    def run() -> None:
+        from pipeline.data import weak_label_report
+
+        for line in weak_label_report(ctx.params):
+            click.echo(line)
+
+    run_guarded(run)
+
+
+# --------------------------------------------------------------------------- #
+# label: the annotation tool
+# --------------------------------------------------------------------------- #
+@main.command("label")
+@click.option("--report", "reports", multiple=True, help="Only sentences of this report id (repeatable).")
+@click.option("--uncertain", is_flag=True, help="Serve the sentences the current model is least sure of first.")
+@click.option("--annotator", default="annotator", show_default=True, help="Your name, stored with each label.")
+@click.option("--label-file", type=click.Path(dir_okay=False), default=None,
+              help="Where labels go (default: data/labels/hand.csv).")
+@click.option("--seed", default=0, show_default=True, help="Shuffle seed for the queue.")
+@pass_ctx
+def label_cmd(ctx: Context, reports: tuple[str, ...], uncertain: bool, annotator: str,
+              label_file: str | None, seed: int) -> None:
+    """Label sentences by hand in the terminal; resumes where you stopped.
+
+    Shows each sentence with its neighbours and section. Keys: s/w/r/n for the
+    type, then theme numbers; u undoes, k skips, q quits. Every label is
+    written to the label file at once.
+    """
+    def run() -> None:
+        from pipeline.annotate import Session, items_from_sentences, run_terminal
+        from pipeline.data import labels_path, load_sentences
+
+        p = ctx.params
+        rows = load_sentences(p)
+        order = None
+        if uncertain:
+            from pipeline.predict import load_model
+
+            model = load_model(None, p)
+            candidates = [r for r in rows if not reports or r["report"] in reports]
+            order = model.uncertainty_order([r["text"] for r in candidates], [r["id"] for r in candidates],
+                                            [r.get("section", "") for r in candidates])
+        items = items_from_sentences(rows, reports, seed, order)
+        session = Session.open(Path(label_file) if label_file else labels_path(p), items, annotator)
+        run_terminal(session, ask=lambda q: click.prompt(q, default="", show_default=False), say=click.echo)
+
+    run_guarded(run)

@@ -167,3 +167,251 @@ def sample_batch(
         picks = [cand[min(len(cand) - 1, int(i * step + rng.random() * step))] for i in range(per_report)]
         out.extend({p["id"]: p for p in picks}.values())
     return out
+
+
+# --------------------------------------------------------------------------- #
+# Hand labels: merging helper batches, checking, agreement
+# --------------------------------------------------------------------------- #
+def labels_path(params: Params) -> Path:
+    return params.paths.data / "labels" / "hand.csv"
+
+
+def _batch_inputs(batch_dir: Path) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for f in sorted(batch_dir.glob("*.jsonl")):
+        with f.open(encoding="utf-8") as fh:
+            for line in fh:
+                r = json.loads(line)
+                out[r["id"]] = r
+    return out
+
+
+def _read_decisions(path: Path) -> dict[str, tuple[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {r["id"]: (r["type"], r.get("themes") or "") for r in csv.DictReader(fh)}
+
+
+def merge_batches(params: Params) -> int:
+    """Merge helper batches (``labels/hand/batch_*.csv`` over ``labels/batches/*.jsonl``) and
+    adjudications (``labels/adjudicated.csv``) into ``labels/hand.csv``.
+
+    Rows written by the annotation tool (source not starting with 'batch_') are kept.
+    Returns the number of rows written.
+    """
+    from pipeline.label import LabelRow, parse_themes, read_labels, rewrite_labels
+
+    base = params.paths.data / "labels"
+    inputs = _batch_inputs(base / "batches")
+    adjudicated = _read_decisions(base / "adjudicated.csv") if (base / "adjudicated.csv").is_file() else {}
+    existing = read_labels(labels_path(params)) if labels_path(params).is_file() else []
+    rows: dict[str, LabelRow] = {}
+    for f in sorted((base / "hand").glob("batch_*.csv")):
+        for sid, (typ, themes) in _read_decisions(f).items():
+            src = inputs.get(sid)
+            if src is None:
+                raise UserError(f"{f}: id {sid} is in no batch input under {base / 'batches'}.")
+            typ, themes = adjudicated.get(sid, (typ, themes))
+            rows[sid] = LabelRow(sid, src["report"], src["section"], src["text"], typ, parse_themes(themes), f.stem)
+    for r in existing:
+        if not r.source.startswith("batch_"):
+            rows[r.id] = r
+    rewrite_labels(labels_path(params), rows.values())
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    errors: list[str]
+    warnings: list[str]
+    report: list[str]
+
+
+def check_data(params: Params) -> CheckResult:
+    """Schema, allowed labels, duplicates, empty text and split leakage of the committed data."""
+    import collections
+
+    from pipeline.label import LABEL_FIELDS, THEMES, TYPES, validate_row
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    path = labels_path(params)
+    if not path.is_file():
+        return CheckResult([f"{path}: label file not found; run 'ofsted-tagger data merge' or label some sentences."], [], [])
+    split_file = split_path(params)
+    split: dict[str, str] = {}
+    if not split_file.is_file():
+        errors.append(f"{split_file}: split file missing; run 'ofsted-tagger data split'.")
+    else:
+        with split_file.open(encoding="utf-8", newline="") as fh:
+            for n, r in enumerate(csv.DictReader(fh), start=2):
+                council, side = r.get("local_authority", ""), r.get("split", "")
+                if side not in SPLITS:
+                    errors.append(f"{split_file}:{n}: split '{side}' is not one of {', '.join(SPLITS)}.")
+                elif council in split and split[council] != side:
+                    errors.append(f"{split_file}:{n}: council '{council}' is on two sides ({split[council]} and {side}).")
+                split[council] = side
+    meta = read_metadata(params.paths.corpus_metadata)
+    seen: dict[str, int] = {}
+    texts: dict[tuple[str, str], tuple[int, str]] = {}
+    by_type: collections.Counter[str] = collections.Counter()
+    by_theme: collections.Counter[str] = collections.Counter()
+    by_split: collections.Counter[str] = collections.Counter()
+    reports: set[str] = set()
+    n_rows = 0
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [h for h in LABEL_FIELDS if h not in (reader.fieldnames or [])]
+        if missing:
+            return CheckResult([f"{path}:1: header lacks {', '.join(missing)}; the header must be {','.join(LABEL_FIELDS)}."], [], [])
+        for n, raw in enumerate(reader, start=2):
+            problem = validate_row(raw)
+            if problem:
+                errors.append(f"{path}:{n}: {problem}.")
+                continue
+            if raw["id"] in seen:
+                errors.append(f"{path}:{n}: duplicate id {raw['id']} (first on line {seen[raw['id']]}).")
+                continue
+            seen[raw["id"]] = n
+            if sentence_id(raw["report"], raw["text"]) != raw["id"]:
+                errors.append(f"{path}:{n}: id {raw['id']} does not match its report and text; relabel or fix the row.")
+            key = (raw["report"], " ".join(raw["text"].split()))
+            if key in texts and texts[key][1] != raw["type"]:
+                warnings.append(f"{path}:{n}: same sentence as line {texts[key][0]} with another type.")
+            texts.setdefault(key, (n, raw["type"]))
+            council = council_of(raw["report"], meta)
+            if split and council not in split:
+                errors.append(f"{path}:{n}: council '{council}' of report {raw['report']} is in no split; add it to {split_file}.")
+                continue
+            n_rows += 1
+            reports.add(raw["report"])
+            by_type[raw["type"]] += 1
+            by_split[split.get(council, "?")] += 1
+            for t in raw["themes"].split(";"):
+                if t:
+                    by_theme[t] += 1
+    report = [f"{n_rows} hand-labelled sentences from {len(reports)} reports"]
+    report.append("type: " + ", ".join(f"{t} {by_type[t]}" for t in TYPES))
+    report.append("themes: " + ", ".join(f"{t} {by_theme[t]}" for t in THEMES))
+    report.append("split: " + ", ".join(f"{s} {by_split[s]}" for s in SPLITS))
+    sides = collections.Counter(split.values())
+    report.append("councils: " + ", ".join(f"{s} {sides[s]}" for s in SPLITS))
+    return CheckResult(errors, warnings, report)
+
+
+def agreement(primary: dict[str, tuple[str, str]], second: dict[str, tuple[str, str]]) -> dict:
+    """Cohen's kappa for type and per-theme agreement between two independent labellings."""
+    from sklearn.metrics import cohen_kappa_score
+
+    from pipeline.label import THEMES
+
+    ids = sorted(set(primary) & set(second))
+    if not ids:
+        return {"n": 0}
+    a = [primary[i][0] for i in ids]
+    b = [second[i][0] for i in ids]
+    themes = {}
+    for t in THEMES:
+        x = [t in primary[i][1].split(";") for i in ids]
+        y = [t in second[i][1].split(";") for i in ids]
+        pos = sum(x) + sum(y)
+        agree = sum(p == q for p, q in zip(x, y)) / len(ids)
+        kappa = cohen_kappa_score(x, y) if pos and len(set(x + y)) > 1 else float("nan")
+        themes[t] = {"agreement": agree, "kappa": kappa, "positives": pos}
+    return {
+        "n": len(ids),
+        "type_agreement": sum(p == q for p, q in zip(a, b)) / len(ids),
+        "type_kappa": cohen_kappa_score(a, b),
+        "themes": themes,
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Weak labels over the whole corpus, and the data card
+# --------------------------------------------------------------------------- #
+def weak_path(params: Params) -> Path:
+    return params.paths.data / "build" / "weak.jsonl"
+
+
+def _units_and_gold(params: Params, splits: tuple[str, ...] = SPLITS):
+    from pipeline.label import Unit, read_labels
+    from pipeline.segment import parse_grade
+
+    meta = read_metadata(params.paths.corpus_metadata)
+    split = read_split(split_path(params))
+    rows = [r for r in read_labels(labels_path(params)) if split.get(council_of(r.report, meta)) in splits]
+    units = [Unit(r.text, r.section, parse_grade(r.section), "heading" if r.text == r.section else "sentence") for r in rows]
+    return units, [r.type for r in rows]
+
+
+def weak_label_stats(params: Params, splits: tuple[str, ...] = ("train",)):
+    from pipeline.label import lf_stats
+
+    units, gold = _units_and_gold(params, splits)
+    return lf_stats(units, gold)
+
+
+def build_weak_labels(params: Params) -> Path:
+    """Weak label (or abstain) for every corpus sentence, weights measured on train-split hand labels."""
+    from pipeline.label import Unit, lf_weights, weak_label
+
+    weights = lf_weights(weak_label_stats(params, ("train",)))
+    out = weak_path(params)
+    with atomic_write(out) as fh:
+        for r in load_sentences(params):
+            label, conf = weak_label(Unit(r["text"], r["section"], r["grade"], r["kind"]), weights)
+            fh.write(json.dumps({"id": r["id"], "report": r["report"], "section": r["section"], "text": r["text"],
+                                 "type": label, "confidence": round(conf, 3)}, ensure_ascii=False) + "\n")
+    return out
+
+
+def weak_label_report(params: Params) -> list[str]:
+    """Coverage/accuracy of each labelling function and of the combined vote, on dev hand labels
+    (weights measured on train)."""
+    from pipeline.label import lf_stats, lf_weights, weak_label
+
+    weights = lf_weights(weak_label_stats(params, ("train",)))
+    units, gold = _units_and_gold(params, ("dev",))
+    lines = [f"{'labelling function':28s} {'coverage':>8s} {'accuracy':>8s} {'fired':>6s}   (dev hand labels, n={len(gold)})"]
+    for s in lf_stats(units, gold):
+        lines.append(f"{s.name:28s} {s.coverage:8.3f} {s.accuracy:8.3f} {s.fired:6d}")
+    votes = [(weak_label(u, weights)[0], g) for u, g in zip(units, gold)]
+    fired = [(v, g) for v, g in votes if v is not None]
+    acc = sum(v == g for v, g in fired) / max(1, len(fired))
+    lines.append(f"{'combined (weighted vote)':28s} {len(fired) / max(1, len(gold)):8.3f} {acc:8.3f} {len(fired):6d}")
+    return lines
+
+
+def write_data_card(params: Params) -> Path:
+    """Regenerate the figures section of data/README.md between its markers."""
+    import glob
+
+    result = check_data(params)
+    if result.errors:
+        raise UserError(f"{labels_path(params)}: data check fails ({result.errors[0]}); fix the data first.")
+    base = params.paths.data / "labels"
+    primary: dict[str, tuple[str, str]] = {}
+    for f in sorted(glob.glob(str(base / "hand" / "batch_*.csv"))):
+        primary.update(_read_decisions(Path(f)))
+    second_file = base / "hand" / "double.csv"
+    agree = agreement(primary, _read_decisions(second_file)) if second_file.is_file() else {"n": 0}
+    adjudicated = len(_read_decisions(base / "adjudicated.csv")) if (base / "adjudicated.csv").is_file() else 0
+    lines = ["<!-- figures: generated by `ofsted-tagger data card`; do not edit by hand -->", "", "### Counts", "", "```"]
+    lines += result.report
+    lines += ["```", "", "### Agreement (independent double labelling)", ""]
+    if agree["n"]:
+        lines.append(
+            f"{agree['n']} sentences labelled independently by two readers of the codebook: type agreement "
+            f"{agree['type_agreement']:.3f}, Cohen's kappa {agree['type_kappa']:.3f}. "
+            f"{adjudicated} sentences on which the readers differed (type or themes) were adjudicated by a third "
+            "reading against the codebook; the adjudicated label is the one in hand.csv."
+        )
+        lines += ["", "| theme | agreement | kappa | positive votes |", "|---|---|---|---|"]
+        for t, v in agree["themes"].items():
+            k = "n/a" if v["kappa"] != v["kappa"] else f"{v['kappa']:.3f}"
+            lines.append(f"| {t} | {v['agreement']:.3f} | {k} | {v['positives']} |")
+    lines += ["", "### Weak labels", "", "```"] + weak_label_report(params) + ["```", ""]
+    card = params.paths.data / "README.md"
+    head = card.read_text(encoding="utf-8").split("<!-- figures:")[0] if card.is_file() else "# Data card\n\n"
+    with atomic_write(card) as fh:
+        fh.write(head + "\n".join(lines))
+    return card
