@@ -75,15 +75,24 @@ class LogRegParams(_Frozen):
 
 
 class ModelParams(_Frozen):
-    type_tfidf: TfidfParams
+    tfidf: TfidfParams
     type_logreg: LogRegParams
-    theme_tfidf: TfidfParams
     theme_logreg: LogRegParams
     use_section: bool
+    augment_blank_section: bool
     use_weak_labels: bool
     weak_label_weight: float = Field(ge=0, le=1)
+    weak_min_confidence: float = Field(ge=0, le=1)
     calibration: str
     calibration_cv: int = Field(ge=2)
+
+    @field_validator("calibration")
+    @classmethod
+    def _cal(cls, v: str) -> str:
+        if v not in ("sigmoid", "isotonic", "none"):
+            raise ValueError("calibration must be sigmoid, isotonic or none")
+        return v
+
     theme_threshold_grid: list[float]
     theme_default_threshold: float = Field(gt=0, lt=1)
     max_themes: int = Field(ge=1, le=3)
