@@ -295,3 +295,134 @@ def label_cmd(ctx: Context, reports: tuple[str, ...], uncertain: bool, annotator
         run_terminal(session, ask=lambda q: click.prompt(q, default="", show_default=False), say=click.echo)
 
     run_guarded(run)
+
+
+# --------------------------------------------------------------------------- #
+# train / predict / evaluate
+# --------------------------------------------------------------------------- #
+@main.command()
+@click.option("--register/--no-register", default=True, show_default=True,
+              help="Register the model in the MLflow registry (alias moved only if it beats the champion on dev).")
+@click.option("--search", is_flag=True, help="Run the hyperparameter grid (nested MLflow runs) before training.")
+@click.option("--write-params", is_flag=True, help="With --search: write the best parameters back to params.yaml.")
+@pass_ctx
+def train(ctx: Context, register: bool, search: bool, write_params: bool) -> None:
+    """Train the type and theme classifiers, track the run in MLflow, export the champion to models/."""
+    def run() -> None:
+        from pipeline.evaluate import summary_table
+        from pipeline.train import configure_tracking, run_search, run_training
+
+        p = ctx.params
+        if write_params and not search:
+            raise UserError("--write-params only makes sense with --search.")
+        click.echo(f"MLflow tracking: {configure_tracking(p)}")
+        if search:
+            best, rows = run_search(p, write_params=write_params, log=click.echo)
+            click.echo(f"best on dev: {best}" + (" (written to params.yaml)" if write_params else ""))
+            if write_params:
+                ctx._params = None  # re-read the updated file
+            p = ctx.params
+        result = run_training(p, register=register, log=click.echo)
+        click.echo("\nDEV\n" + summary_table(result.dev) + "\n\nTEST\n" + summary_table(result.test))
+        if register:
+            state = "promoted to @" + p.tracking.alias if result.promoted else (
+                f"not promoted (champion dev macro-F1 {result.previous_best:.3f})")
+            click.echo(f"\nregistered {p.tracking.registered_model} version {result.version}: {state}")
+        if result.exported:
+            click.echo(f"exported champion to {result.exported}")
+
+    run_guarded(run)
+
+
+PREDICT_FORMATS = ["jsonl", "csv", "xlsx", "html"]
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(PREDICT_FORMATS), default=None,
+              help="Output format (default: from --output's suffix, else jsonl).")
+@click.option("--output", "-o", default=None, help="Output file (default: stdout; xlsx/html need a file).")
+@click.option("--model", "model_uri", default=None,
+              help="A models/ directory, a .joblib file or an MLflow URI such as models:/ofsted-tagger@champion "
+                   "(default: the exported champion).")
+@click.option("--sentences", is_flag=True, help="Each non-empty input line is one sentence; no segmentation.")
+@click.option("--summary/--no-summary", default=True, show_default=True, help="Print the per-report summary table.")
+@pass_ctx
+def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str | None, model_uri: str | None,
+            sentences: bool, summary: bool) -> None:
+    """Tag every sentence of reports (PDF, text, HTML, DOCX, directories or '-').
+
+    One record per sentence: report, index, section, text, type, confidence,
+    type_scores, themes, theme_scores and evidence words.
+    """
+    def run() -> int:
+        from pipeline.predict import flat_record, load_model, summarise, summary_text, tag_document, tag_sentences
+
+        p = ctx.params
+        chosen = fmt or (Path(output).suffix.lstrip(".").lower() if output and output != "-" else "jsonl")
+        if chosen not in PREDICT_FORMATS:
+            raise UserError(f"{output}: unknown output format '{chosen}'; use --format {'|'.join(PREDICT_FORMATS)}.")
+        if chosen in ("xlsx", "html") and (not output or output == "-"):
+            raise UserError(f"--format {chosen} needs --output FILE.")
+        model = load_model(model_uri, p)
+        errors: list[str] = []
+        records: list[dict] = []
+        if sentences:
+            for path in paths:
+                try:
+                    raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    errors.append(f"{path}: cannot read sentences ({exc.__class__.__name__}); give a UTF-8 text file.")
+                    continue
+                lines = [ln.strip() for ln in raw.splitlines() if ln.strip()]
+                records.extend(tag_sentences(model, lines, "stdin" if path == "-" else Path(path).stem))
+        else:
+            for doc in iter_documents(paths, p, errors):
+                records.extend(tag_document(model, doc, p))
+        if not records:
+            errors.append("no sentences to tag in the input; give report files or non-empty text.")
+            return report_errors(errors)
+        summaries = summarise(records)
+        if chosen == "xlsx":
+            from pipeline.report import write_xlsx
+
+            write_xlsx(records, summaries, Path(output))
+        elif chosen == "html":
+            from pipeline.report import write_html
+
+            write_html(records, summaries, Path(output))
+        elif chosen == "csv":
+            write_records([flat_record(r) for r in records], "csv", output, list(flat_record(records[0])))
+        else:
+            write_records(records, "jsonl", output, [])
+        if summary:
+            click.echo(summary_text(summaries), err=bool(not output or output == "-"))
+        return report_errors(errors)
+
+    run_guarded(run)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
+@click.option("--no-section", is_flag=True, help="Ignore the section column (score sentences on their own).")
+@pass_ctx
+def evaluate(ctx: Context, file: str, model_uri: str | None, no_section: bool) -> None:
+    """Score a labelled CSV or JSONL (columns text, type, themes; optional section) and print the metrics."""
+    def run() -> None:
+        from pipeline.evaluate import summary_table
+        from pipeline.predict import load_model
+        from pipeline.train import evaluate_rows
+
+        from pipeline.label import read_eval_file
+
+        rows = read_eval_file(Path(file))
+        if no_section:
+            import dataclasses
+
+            rows = [dataclasses.replace(r, section="") for r in rows]
+        model = load_model(model_uri, ctx.params)
+        metrics, _ = evaluate_rows(model, rows)
+        click.echo(summary_table(metrics))
+
+    run_guarded(run)

@@ -323,3 +323,43 @@ def weak_label(u: Unit, weights: dict[str, float] | None = None) -> tuple[str | 
         return ABSTAIN, 0.0
     best = max(sorted(score), key=lambda k: score[k])
     return best, score[best] / total
+
+
+def read_eval_file(path: Path) -> list[LabelRow]:
+    """A labelled evaluation file (CSV or JSONL): ``text``, ``type``, ``themes`` (list or ';'-joined),
+    optional ``section``, ``report``, ``id``. Bad rows raise a UserError naming file and line."""
+    import json
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; give a labelled CSV or JSONL.")
+    raws: list[tuple[int, dict]] = []
+    try:
+        if path.suffix.lower() in (".jsonl", ".json"):
+            with path.open(encoding="utf-8") as fh:
+                for n, line in enumerate(fh, start=1):
+                    if line.strip():
+                        try:
+                            raws.append((n, json.loads(line)))
+                        except json.JSONDecodeError:
+                            raise UserError(f"{path}:{n}: not valid JSON; fix that line.")
+        else:
+            with path.open(encoding="utf-8", newline="") as fh:
+                raws = list(enumerate(csv.DictReader(fh), start=2))
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text; convert it to UTF-8 and retry.")
+    rows = []
+    for n, raw in raws:
+        themes = raw.get("themes") or ""
+        if isinstance(themes, list):
+            themes = ";".join(themes)
+        rec = {"id": str(raw.get("id") or n), "report": str(raw.get("report") or path.stem),
+               "section": str(raw.get("section") or ""), "text": str(raw.get("text") or ""),
+               "type": str(raw.get("type") or ""), "themes": themes, "source": path.name}
+        problem = validate_row(rec)
+        if problem:
+            raise UserError(f"{path}:{n}: {problem}; fix or remove that row.")
+        rows.append(LabelRow(rec["id"], rec["report"], rec["section"], rec["text"], rec["type"],
+                             parse_themes(rec["themes"]), rec["source"]))
+    if not rows:
+        raise UserError(f"{path}: no labelled rows; expected columns text,type,themes.")
+    return rows

@@ -294,3 +294,315 @@ def load_dataset(params: Params) -> Dataset:
                     weak.append((w["text"], w["section"], w["type"]))
     hashes = {k: _hash_rows(v) for k, v in parts.items()}
     return Dataset(parts["train"], parts["dev"], parts["test"], weak, hashes)
+
+
+# --------------------------------------------------------------------------- #
+# MLflow tracking, registry and export
+# --------------------------------------------------------------------------- #
+PROMOTE_METRIC = "dev_type_macro_f1"
+
+
+def configure_tracking(params: Params) -> str:
+    """Point MLflow at MLFLOW_TRACKING_URI, else at the project's local SQLite store."""
+    import os
+
+    import mlflow
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{params.paths.mlflow_db}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    return uri
+
+
+def _experiment_id(params: Params) -> str:
+    import os
+
+    import mlflow
+
+    exp = mlflow.get_experiment_by_name(params.tracking.experiment)
+    if exp is not None:
+        return exp.experiment_id
+    local = not os.environ.get("MLFLOW_TRACKING_URI")
+    return mlflow.create_experiment(
+        params.tracking.experiment, artifact_location=params.paths.mlflow_artifacts.as_uri() if local else None
+    )
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    from pipeline.config import PROJECT_ROOT
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _flat_params(mp: ModelParams) -> dict[str, str]:
+    out = {}
+    for k, v in mp.model_dump().items():
+        if isinstance(v, dict):
+            for k2, v2 in v.items():
+                out[f"{k}.{k2}"] = str(v2)
+        else:
+            out[k] = str(v)
+    return out
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import mlflow
+    import sklearn
+
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__,
+            "mlflow": mlflow.__version__}
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    dev: dict[str, float]
+    test: dict[str, float]
+    seconds: float
+    version: str | None
+    promoted: bool
+    exported: Path | None
+    previous_best: float | None
+
+
+def _write_artifacts(outdir: Path, model: TaggerModel, ds: Dataset, dev: dict, test: dict, dev_pred, test_pred) -> None:
+    import csv
+
+    from pipeline.evaluate import plot_confusion, plot_theme_f1, summary_table
+
+    plot_confusion([r.type for r in ds.dev], dev_pred.types, outdir / "confusion_dev.png", "type, dev split")
+    plot_confusion([r.type for r in ds.test], test_pred.types, outdir / "confusion_test.png", "type, test split")
+    plot_theme_f1(dev, outdir / "theme_f1_dev.png", "theme F1, dev split")
+    plot_theme_f1(test, outdir / "theme_f1_test.png", "theme F1, test split")
+    (outdir / "classification_report.txt").write_text(
+        "DEV\n" + summary_table(dev) + "\n\nTEST\n" + summary_table(test) + "\n", encoding="utf-8"
+    )
+    with (outdir / "misclassified_dev.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "report", "section", "text", "gold_type", "pred_type", "confidence", "gold_themes", "pred_themes"])
+        for i, r in enumerate(ds.dev):
+            if r.type != dev_pred.types[i] or set(r.themes) != set(dev_pred.themes[i]):
+                w.writerow([r.id, r.report, r.section, r.text, r.type, dev_pred.types[i],
+                            f"{dev_pred.confidence[i]:.3f}", ";".join(r.themes), ";".join(dev_pred.themes[i])])
+
+
+def _model_card(model: TaggerModel, ds: Dataset, dev: dict, test: dict, run_id: str, version: str | None,
+                params: Params) -> dict:
+    import datetime
+
+    return {
+        "name": params.tracking.registered_model,
+        "version": version,
+        "alias": params.tracking.alias,
+        "run_id": run_id,
+        "trained_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "data": {"hashes": ds.hashes, "counts": {"train": len(ds.train), "dev": len(ds.dev), "test": len(ds.test),
+                                                 "weak": len(ds.weak)}},
+        "metrics": {"dev": dev, "test": test},
+        "params": params.model.model_dump(),
+        "versions": _versions(),
+        "thresholds": {t: float(x) for t, x in zip(THEMES, model.thresholds)},
+    }
+
+
+def export_model(model: TaggerModel, card: dict, target: Path) -> Path:
+    """Write model.joblib + model_card.json into ``target`` atomically (whole directory swap)."""
+    import shutil
+    import tempfile
+
+    import joblib
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        joblib.dump(model, tmp / "model.joblib", compress=3)
+        (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=float), encoding="utf-8")
+        old = target.with_name(f".{target.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if target.exists():
+            target.rename(old)
+        tmp.chmod(0o755)
+        tmp.rename(target)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _log_pyfunc(model_file: Path, params: Params, example: list[dict]) -> object:
+    import mlflow
+
+    from pipeline.config import PROJECT_ROOT
+    from pipeline.predict import TaggerPyfunc
+
+    seg = model_file.parent / "segment_params.json"
+    seg.write_text(json.dumps(params.segment.model_dump()), encoding="utf-8")
+    v = _versions()
+    reqs = [f"scikit-learn=={v['scikit-learn']}", f"numpy=={v['numpy']}", f"mlflow=={v['mlflow']}", "pypdfium2",
+            "blingfire", "beautifulsoup4", "lxml", "python-docx", "pyyaml", "pydantic", "joblib", "tqdm", "click"]
+    import logging
+    import warnings
+
+    quiet = logging.getLogger("mlflow")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return mlflow.pyfunc.log_model(
+                name="model",
+                python_model=TaggerPyfunc(),
+                artifacts={"tagger": str(model_file), "segment_params": str(seg)},
+                code_paths=[str(PROJECT_ROOT / "pipeline")],
+                input_example=example,
+                pip_requirements=reqs,
+            )
+    finally:
+        quiet.setLevel(level)
+
+
+def run_training(params: Params, register: bool = True, log=print) -> TrainResult:
+    """Fit on the committed data, evaluate on dev and test, track in MLflow, register, promote, export."""
+    import tempfile
+    import time
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    configure_tracking(params)
+    ds = load_dataset(params)
+    t0 = time.perf_counter()
+    model = fit_model(ds.train, ds.dev, params.model, extra=ds.weak)
+    seconds = time.perf_counter() - t0
+    dev, dev_pred = evaluate_rows(model, ds.dev)
+    test, test_pred = evaluate_rows(model, ds.test)
+    exp_id = _experiment_id(params)
+    name = params.tracking.registered_model
+    with mlflow.start_run(experiment_id=exp_id) as run:
+        run_id = run.info.run_id
+        mlflow.log_params(_flat_params(params.model))
+        mlflow.set_tags({"git_commit": _git_commit(), **{f"data.{k}_hash": v for k, v in ds.hashes.items()}})
+        mlflow.log_params({"data.train_n": len(ds.train), "data.dev_n": len(ds.dev), "data.test_n": len(ds.test),
+                           "data.weak_n": len(ds.weak)})
+        mlflow.log_metrics({f"dev_{k}": v for k, v in dev.items()})
+        mlflow.log_metrics({f"test_{k}": v for k, v in test.items()})
+        mlflow.log_metric("train_seconds", seconds)
+        with tempfile.TemporaryDirectory() as tmpd:
+            tmp = Path(tmpd)
+            _write_artifacts(tmp, model, ds, dev, test, dev_pred, test_pred)
+            import joblib
+
+            joblib.dump(model, tmp / "model.joblib", compress=3)
+            card = _model_card(model, ds, dev, test, run_id, None, params)
+            (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=float), encoding="utf-8")
+            mlflow.log_artifacts(str(tmp), artifact_path="report")
+            example = [{"text": "Caseloads are manageable.", "mode": "sentence", "report": "example"}]
+            info = _log_pyfunc(tmp / "model.joblib", params, example)
+    version = None
+    promoted = False
+    previous = None
+    if register:
+        client = MlflowClient()
+        mv = mlflow.register_model(info.model_uri, name)
+        version = str(mv.version)
+        try:
+            champ = client.get_model_version_by_alias(name, params.tracking.alias)
+            previous = client.get_run(champ.run_id).data.metrics.get(PROMOTE_METRIC)
+        except Exception:  # no champion yet
+            champ = None
+        if champ is None or previous is None or dev["type_macro_f1"] > previous:
+            client.set_registered_model_alias(name, params.tracking.alias, version)
+            promoted = True
+    else:
+        current = _exported_metric(params)
+        previous = current
+        promoted = current is None or dev["type_macro_f1"] > current
+    exported = None
+    target = params.paths.models / "champion"
+    if promoted or not (target / "model.joblib").is_file():
+        card = _model_card(model, ds, dev, test, run_id, version, params)
+        exported = export_model(model, card, target)
+    log(f"run {run_id}: dev macro-F1 {dev['type_macro_f1']:.3f}, test macro-F1 {test['type_macro_f1']:.3f} "
+        f"({seconds:.1f}s fit)")
+    return TrainResult(run_id, dev, test, seconds, version, promoted, exported, previous)
+
+
+def _exported_metric(params: Params) -> float | None:
+    card = params.paths.models / "champion" / "model_card.json"
+    if not card.is_file():
+        return None
+    try:
+        return float(json.loads(card.read_text(encoding="utf-8"))["metrics"]["dev"]["type_macro_f1"])
+    except (KeyError, ValueError, json.JSONDecodeError):
+        return None
+
+
+# --------------------------------------------------------------------------- #
+# Hyperparameter search (dev split only; never the test split)
+# --------------------------------------------------------------------------- #
+SEARCH_GRID = {
+    "type_C": [4.0, 8.0, 16.0, 32.0],
+    "type_class_weight": [None, "balanced"],
+    "theme_C": [8.0, 16.0],
+}
+
+
+def run_search(params: Params, write_params: bool = False, log=print) -> tuple[dict, list[dict]]:
+    """Grid search on dev with one nested MLflow run per setting; optionally write the best back."""
+    import itertools
+
+    import mlflow
+
+    configure_tracking(params)
+    ds = load_dataset(params)
+    mp0 = params.model
+    rows = []
+    with mlflow.start_run(experiment_id=_experiment_id(params), run_name="search"):
+        for tc, cw, thc in itertools.product(*SEARCH_GRID.values()):
+            mp = mp0.model_copy(update={
+                "type_logreg": mp0.type_logreg.model_copy(update={"C": tc, "class_weight": cw}),
+                "theme_logreg": mp0.theme_logreg.model_copy(update={"C": thc}),
+            })
+            with mlflow.start_run(nested=True, run_name=f"C{tc}-{cw}-themeC{thc}"):
+                model = fit_model(ds.train, ds.dev, mp, extra=ds.weak)
+                dev, _ = evaluate_rows(model, ds.dev)
+                mlflow.log_params({"type_logreg.C": tc, "type_logreg.class_weight": str(cw), "theme_logreg.C": thc})
+                mlflow.log_metrics({f"dev_{k}": v for k, v in dev.items()})
+            row = {"type_C": tc, "type_class_weight": cw, "theme_C": thc, "dev_type_macro_f1": dev["type_macro_f1"],
+                   "dev_theme_micro_f1": dev["theme_micro_f1"]}
+            rows.append(row)
+            log(f"  {row}")
+    best_type = max(rows, key=lambda r: r["dev_type_macro_f1"])
+    best_theme = max(rows, key=lambda r: r["dev_theme_micro_f1"])
+    best = {"type_C": best_type["type_C"], "type_class_weight": best_type["type_class_weight"],
+            "theme_C": best_theme["theme_C"]}
+    if write_params:
+        write_best_params(params.source, best)
+    return best, rows
+
+
+def write_best_params(path: Path, best: dict) -> None:
+    """Rewrite the two logreg lines of params.yaml in place (keeping comments), atomically."""
+    from pipeline.errors import atomic_write
+
+    text = path.read_text(encoding="utf-8")
+    cw = "null" if best["type_class_weight"] is None else best["type_class_weight"]
+    text = re.sub(r"(?m)^(\s*type_logreg:\s*\{)C:\s*[\d.]+,\s*class_weight:\s*\w+",
+                  rf"\g<1>C: {best['type_C']}, class_weight: {cw}", text)
+    text = re.sub(r"(?m)^(\s*theme_logreg:\s*\{)C:\s*[\d.]+", rf"\g<1>C: {best['theme_C']}", text)
+    with atomic_write(path) as fh:
+        fh.write(text)

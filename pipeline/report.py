@@ -1,0 +1,130 @@
+"""Report: tagged records written for people (xlsx workbook, self-contained HTML page).
+
+The HTML page colours each sentence by type, shows theme chips and evidence
+words on hover, and ends each report with its summary table and a bar chart of
+strengths, weaknesses and recommendations per theme (inline SVG: no scripts,
+no network, opens anywhere).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Sequence
+
+from pipeline.errors import atomic_write
+from pipeline.label import THEMES, TYPES
+from pipeline.predict import Summary, flat_record
+
+TYPE_COLOURS = {"strength": "#d7f0d2", "weakness": "#f9d6d5", "recommendation": "#fdebc8", "neutral": "#eeeeee"}
+BAR_COLOURS = {"strength": "#3c9a3c", "weakness": "#c9423f", "recommendation": "#e0a030"}
+
+
+def write_xlsx(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], path: Path) -> None:
+    """Sheets: 'sentences' (one row per sentence) and 'summary' (per report x theme x type)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "sentences"
+    rows = [flat_record(r) for r in records]
+    header = list(rows[0]) if rows else ["report", "index", "text", "type"]
+    ws.append(header)
+    for c in ws[1]:
+        c.font = Font(bold=True)
+    for r in rows:
+        ws.append([r[h] for h in header])
+        fill = TYPE_COLOURS.get(r["type"], "#ffffff").lstrip("#")
+        ws.cell(row=ws.max_row, column=header.index("type") + 1).fill = PatternFill("solid", fgColor=fill)
+    ws.freeze_panes = "A2"
+    ws.column_dimensions["E"].width = 90
+    ss = wb.create_sheet("summary")
+    ss.append(["report", "theme", *TYPES])
+    for c in ss[1]:
+        c.font = Font(bold=True)
+    for s in summaries:
+        ss.append([s.report, "(all)", *[s.by_type[t] for t in TYPES]])
+        for th in THEMES:
+            ss.append([s.report, th, *[s.by_theme[th][t] for t in TYPES]])
+    with atomic_write(path, "wb", encoding=None) as fh:
+        wb.save(fh)
+
+
+def _bar_chart(s: Summary) -> str:
+    """Horizontal stacked bars per theme: strengths, weaknesses, recommendations (SVG)."""
+    themes = [th for th in THEMES if any(s.by_theme[th][t] for t in BAR_COLOURS)]
+    if not themes:
+        return ""
+    top = max(sum(s.by_theme[th][t] for t in BAR_COLOURS) for th in themes)
+    scale = 380 / max(1, top)
+    row_h, left = 20, 210
+    parts = [f'<svg class="chart" width="{left + 420}" height="{row_h * len(themes) + 30}" role="img" '
+             f'aria-label="strengths, weaknesses and recommendations by theme">']
+    for i, th in enumerate(themes):
+        y = 10 + i * row_h
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{html.escape(th)}</text>')
+        x = left
+        for t, colour in BAR_COLOURS.items():
+            n = s.by_theme[th][t]
+            if n:
+                w = n * scale
+                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 4}" fill="{colour}">'
+                             f"<title>{th}: {n} {t}</title></rect>")
+                x += w
+    legend_y = 10 + len(themes) * row_h + 12
+    lx = left
+    for t, colour in BAR_COLOURS.items():
+        parts.append(f'<rect x="{lx}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{lx + 14}" y="{legend_y}">{t}</text>')
+        lx += 120
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em} h2{margin-top:2em;border-bottom:1px solid #ccc} h3{font-size:1em;color:#555;margin:1.2em 0 .3em}
+.s{padding:2px 4px;border-radius:3px;line-height:1.9}
+.strength{background:#d7f0d2}.weakness{background:#f9d6d5}.recommendation{background:#fdebc8}.neutral{background:#f3f3f3;color:#555}
+.chip{display:inline-block;font-size:.72em;padding:0 6px;margin-left:3px;border-radius:9px;background:#e3e8f4;color:#234}
+.legend span{margin-right:1em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left} .chart text{font-size:12px}
+"""
+
+
+def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], title: str = "Tagged reports") -> str:
+    by_report: dict[str, list[dict]] = {}
+    for r in records:
+        by_report.setdefault(r["report"], []).append(r)
+    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+           f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+           "<p class='legend'>" + "".join(f"<span class='s {t}'>{t}</span>" for t in TYPES) + "</p>"]
+    for s in summaries:
+        rows = by_report.get(s.report, [])
+        out.append(f"<section class='report' id='{html.escape(s.report)}'><h2>{html.escape(s.report)}</h2>")
+        section = None
+        for r in rows:
+            if r["section"] != section:
+                section = r["section"]
+                if section:
+                    out.append(f"<h3>{html.escape(section)}</h3>")
+            tip = f"{r['type']} {r['confidence']:.2f}" + (f" — evidence: {', '.join(r['evidence'])}" if r["evidence"] else "")
+            chips = "".join(f"<span class='chip'>{html.escape(t)}</span>" for t in r["themes"])
+            out.append(f"<span class='s {r['type']}' data-type='{r['type']}' title='{html.escape(tip)}'>"
+                       f"{html.escape(r['text'])}</span>{chips} ")
+        out.append("<h3>Summary</h3><table><tr><th>theme</th>" + "".join(f"<th>{t}</th>" for t in TYPES) + "</tr>")
+        out.append("<tr><td><b>all sentences</b></td>" + "".join(f"<td>{s.by_type[t]}</td>" for t in TYPES) + "</tr>")
+        for th in THEMES:
+            c = s.by_theme[th]
+            if any(c.values()):
+                out.append(f"<tr><td>{th}</td>" + "".join(f"<td>{c[t]}</td>" for t in TYPES) + "</tr>")
+        out.append("</table>" + _bar_chart(s) + "</section>")
+    out.append("<footer><p>Tagged by ofsted-tagger. Report text: Ofsted, Crown copyright, "
+               "reused under the Open Government Licence v3.0.</p></footer></body></html>")
+    return "\n".join(out)
+
+
+def write_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], path: Path) -> None:
+    with atomic_write(path) as fh:
+        fh.write(render_html(records, summaries))
