@@ -61,6 +61,14 @@ def is_furniture(text: str) -> bool:
     return bool(_TABLE_CELL.match(t)) or (len(t.split()) <= 4 and not t.endswith((".", "?", "!", '"', "”", "’")))
 
 
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def normalise_text(text: str) -> str:
+    """What the TF-IDF sees: lower case, every number folded to '0' (numbers carry no polarity)."""
+    return _DIGITS.sub("0", text.lower())
+
+
 def _features_input(texts: Sequence[str], sections: Sequence[str] | None) -> np.ndarray:
     secs = sections if sections is not None else [""] * len(texts)
     arr = np.empty((len(texts), 2), dtype=object)
@@ -176,7 +184,7 @@ def _vectorizer(mp: ModelParams):
     t = mp.tfidf
     text = TfidfVectorizer(
         ngram_range=(1, t.ngram_max), min_df=t.min_df, max_df=t.max_df, sublinear_tf=t.sublinear_tf,
-        max_features=t.max_features, lowercase=True, strip_accents="unicode", dtype=np.float32,
+        max_features=t.max_features, preprocessor=normalise_text, dtype=np.float32,
     )
     section = CountVectorizer(token_pattern=r"\S+", binary=True, lowercase=False, dtype=np.float32)
     return ColumnTransformer([("text", text, 0), ("section", section, 1)], sparse_threshold=1.0)
@@ -310,7 +318,7 @@ def configure_tracking(params: Params) -> str:
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{params.paths.mlflow_db}"
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    mlflow.set_registry_uri(uri)
     return uri
 
 

@@ -1,0 +1,113 @@
+"""Expectations on the committed dataset: schema, labels, counts, no leakage."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.config import load_params
+from pipeline.data import check_data, council_of, labels_path, read_metadata, read_split, split_path
+from pipeline.ingest import read_document
+from pipeline.data import sentence_id
+from pipeline.label import THEMES, TYPES, read_labels
+from pipeline.segment import segment
+from tests.conftest import write_params
+
+
+def test_data_check_passes_and_prints_the_count(params):
+    result = CliRunner().invoke(main, ["data", "check"])
+    assert result.exit_code == 0, result.output
+    n = int(result.output.split(" hand-labelled sentences")[0].split("\n")[-1])
+    assert n >= 4000
+    assert "data check passed" in result.output
+
+
+def test_label_counts_meet_the_floor(params):
+    rows = read_labels(labels_path(params))
+    assert len({r.report for r in rows}) >= 120
+    for t in TYPES:
+        assert sum(r.type == t for r in rows) >= 400, t
+    for th in THEMES:
+        assert sum(th in r.themes for r in rows) >= 80, th
+
+
+def test_every_seed_sentence_is_hand_labelled(params, seeds):
+    labelled = {r.id for r in read_labels(labels_path(params))}
+    for f in seeds:
+        for s in segment(read_document(f, report_id=f"seed_{f.stem}")):
+            assert sentence_id(s.report, s.text) in labelled, (f.name, s.text)
+
+
+def test_no_council_on_two_sides(params):
+    meta = read_metadata(params.paths.corpus_metadata)
+    split = read_split(split_path(params))
+    with split_path(params).open(encoding="utf-8") as fh:
+        councils = [r["local_authority"] for r in csv.DictReader(fh)]
+    assert len(councils) == len(set(councils))
+    assert {council_of(r, meta) for r in meta} <= set(split)
+    assert set(split.values()) == {"train", "dev", "test"}
+
+
+def _copy_data(tmp_path: Path, params) -> Path:
+    data = tmp_path / "data"
+    (data / "labels").mkdir(parents=True)
+    shutil.copy(labels_path(params), data / "labels" / "hand.csv")
+    shutil.copy(split_path(params), data / "split.csv")
+    return data
+
+
+def _edit_row(path: Path, line: int, **changes) -> None:
+    rows = list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+    fields = list(rows[0])
+    rows[line - 2].update(changes)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"type": "praise"}, r"hand\.csv:5: type 'praise' is not one of"),
+        ({"themes": "front_door;daycare"}, r"hand\.csv:5: theme 'daycare' is not in the codebook"),
+        ({"themes": "front_door;early_help;workforce;partnership"}, r"hand\.csv:5: 4 themes"),
+        ({"text": "   "}, r"hand\.csv:5: empty text"),
+        ({"report": "nowhere_2020-01-01"}, r"hand\.csv:5: .*council 'nowhere' of report nowhere_2020-01-01 is in no split"),
+    ],
+)
+def test_data_check_names_file_and_line_of_each_bad_row(tmp_path, params, change, message):
+    import re
+
+    data = _copy_data(tmp_path, params)
+    _edit_row(data / "labels" / "hand.csv", 5, **change)
+    p = load_params(write_params(tmp_path, data=data))
+    result = check_data(p)
+    assert any(re.search(message, e) for e in result.errors), result.errors[:3]
+
+
+def test_duplicate_id_and_split_leakage_are_caught(tmp_path, params):
+    data = _copy_data(tmp_path, params)
+    hand = data / "labels" / "hand.csv"
+    lines = hand.read_text(encoding="utf-8").splitlines(keepends=True)
+    hand.write_text("".join(lines + [lines[3]]), encoding="utf-8")
+    with (data / "split.csv").open("a", encoding="utf-8") as fh:
+        fh.write("barnet,test\nbarnet,train\n")
+    p = load_params(write_params(tmp_path, data=data))
+    errors = check_data(p).errors
+    assert any(f"hand.csv:{len(lines) + 1}: duplicate id" in e for e in errors)
+    assert any("council 'barnet' is on two sides" in e for e in errors)
+
+
+def test_data_check_cli_fails_with_nonzero_exit(tmp_path, params):
+    data = _copy_data(tmp_path, params)
+    _edit_row(data / "labels" / "hand.csv", 7, type="")
+    pfile = write_params(tmp_path, data=data)
+    result = CliRunner().invoke(main, ["--params", str(pfile), "data", "check"])
+    assert result.exit_code == 1
+    assert "hand.csv:7: type '' is not one of" in result.output

@@ -1,0 +1,105 @@
+"""Behaviour of the trained model (CheckList-style) and the quality floor on our own splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.predict import tag_sentences
+from pipeline.train import fit_model, is_furniture, load_dataset
+
+
+def _types(model, sentences):
+    return [r["type"] for r in tag_sentences(model, sentences)]
+
+
+def test_minimum_functionality(model):
+    assert _types(model, [
+        "Caseloads are manageable.",
+        "Ensure that return home interviews are timely.",
+        "Too many children experience delay in having their needs assessed.",
+        "Inspectors visited the local authority on 20 and 21 February 2024.",
+        "The timeliness of return home interviews.",
+    ]) == ["strength", "recommendation", "weakness", "neutral", "recommendation"]
+
+
+def test_codebook_examples(model):
+    recs = tag_sentences(model, [
+        "The 'front door' provides an accessible single point of contact for families and professionals who are seeking help.",
+        "However, the triaging of domestic abuse notifications is not as effective as it should be.",
+        "Allegations against professionals are robustly managed.",
+        "Consent is routinely and appropriately sought.",
+    ])
+    assert [r["type"] for r in recs] == ["strength", "weakness", "strength", "strength"]
+    assert "domestic_abuse_neglect" in recs[1]["themes"]
+    assert recs[2]["themes"][0] == "allegations"
+
+
+def test_invariance_to_council_names_and_numbers(model):
+    base = "Social workers in Barnsley visit children regularly and know them well."
+    variants = [base.replace("Barnsley", c) for c in ("Wokingham", "Swindon", "Kensington and Chelsea")]
+    assert len(set(_types(model, [base, *variants]))) == 1
+    nums = [f"In {n} of the cases seen, plans were reviewed on time." for n in ("12", "27", "40")]
+    assert len(set(_types(model, nums))) == 1
+
+
+def test_directional_not_always_turns_strength_into_weakness(model):
+    pairs = [
+        ("Supervision is regular and reflective.", "Supervision is not always regular and reflective."),
+        ("Plans are clear and specific.", "Plans are not always clear and specific."),
+        ("Return home interviews are timely.", "Return home interviews are not always timely."),
+    ]
+    for pos, neg in pairs:
+        assert _types(model, [pos, neg]) == ["strength", "weakness"], (pos, neg)
+
+
+def test_headings_and_table_cells_are_neutral(model):
+    cells = ["Good", "Requires improvement to be good", "(Principle 1)", "Judgement Grade", "Overall effectiveness"]
+    assert all(is_furniture(c) for c in cells[:4])
+    assert _types(model, cells) == ["neutral"] * len(cells)
+
+
+def test_probabilities_and_evidence(model):
+    r = tag_sentences(model, ["Supervision is not always regular."])[0]
+    assert abs(sum(r["type_scores"].values()) - 1) < 1e-3
+    assert len(r["theme_scores"]) == 18
+    assert r["confidence"] == max(r["type_scores"].values())
+    assert "not" in r["evidence"] or "not always" in r["evidence"]
+
+
+def test_quality_floor_on_our_test_split(trained):
+    test = trained["result"].test
+    assert test["type_macro_f1"] >= 0.85
+    assert min(test[f"type_{t}_f1"] for t in ("strength", "weakness", "recommendation", "neutral")) >= 0.75
+    assert test["theme_micro_f1"] >= 0.75
+    assert test["type_ece"] < 0.05
+
+
+def test_training_is_deterministic(trained):
+    p = trained["params"]
+    ds = load_dataset(p)
+    a = fit_model(ds.train[:1500], ds.dev[:300], p.model)
+    b = fit_model(ds.train[:1500], ds.dev[:300], p.model)
+    texts = [r.text for r in ds.test[:200]]
+    pa, pb = a.predict(texts), b.predict(texts)
+    assert pa.types == pb.types and np.allclose(pa.type_scores, pb.type_scores)
+    assert np.array_equal(a.thresholds, b.thresholds)
+
+
+def test_mlflow_pyfunc_tags_reports_and_sentences(trained, seeds):
+    import mlflow
+
+    from pipeline.train import configure_tracking
+
+    configure_tracking(trained["params"])
+    pm = mlflow.pyfunc.load_model(f"runs:/{trained['result'].run_id}/model")
+    out = pm.predict([{"text": "Caseloads are manageable.", "mode": "sentence", "report": "x"}])
+    assert out[0]["type"] == "strength"
+    text = seeds[0].read_text(encoding="utf-8")
+    rows = pm.predict([{"text": text, "mode": "report", "report": "wokingham"}])
+    assert len(rows) > 20 and {r["report"] for r in rows} == {"wokingham"}
+    assert any(r["type"] == "recommendation" for r in rows)
+    import pandas as pd
+
+    df_rows = pm.predict(pd.DataFrame({"text": ["Ensure that plans are reviewed."], "mode": ["sentence"], "report": ["x"]}))
+    assert df_rows[0]["type"] == "recommendation"
