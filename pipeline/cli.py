@@ -426,3 +426,25 @@ def evaluate(ctx: Context, file: str, model_uri: str | None, no_section: bool) -
         click.echo(summary_table(metrics))
 
     run_guarded(run)
+
+
+# --------------------------------------------------------------------------- #
+# serve
+# --------------------------------------------------------------------------- #
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default: serve.host, loopback).")
+@click.option("--port", type=int, default=None, help="Port (default: serve.port).")
+@click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.pass_context
+def serve(cctx: click.Context, host: str | None, port: int | None, model_uri: str | None, workers: int) -> None:
+    """Serve the HTTP API and the web page (http://127.0.0.1:8000/ by default)."""
+    ctx: Context = cctx.obj
+
+    def run() -> None:
+        from pipeline.serve import run_server
+
+        p = ctx.params
+        run_server(ctx._path, model_uri, host or p.serve.host, port or p.serve.port, workers)
+
+    run_guarded(run)
