@@ -116,6 +116,17 @@ class TaggerModel:
         order = [list(base.classes_).index(t) for t in TYPES]
         self._type_coef = np.asarray(base.coef_)[order][:, : self._n_text]
         self._type_order = [list(self.type_clf.classes_).index(t) for t in TYPES]
+        # Fast path: the fitted linear algebra without sklearn's per-call validation
+        # (identical numbers; a single-sentence request pays ~0.3 ms instead of ~10 ms).
+        self._text_vec = self.vectorizer.named_transformers_["text"]
+        self._section_vec = self.vectorizer.named_transformers_["section"]
+        self._type_linear = None
+        if not hasattr(self.type_clf, "calibrated_classifiers_") and np.asarray(base.coef_).shape[0] == len(TYPES):
+            self._type_linear = (np.asarray(base.coef_)[order].T.copy(), np.asarray(base.intercept_)[order].copy())
+        ests = getattr(self.theme_clf, "estimators_", [])
+        self._theme_linear = None
+        if len(ests) == len(THEMES) and all(hasattr(e, "coef_") for e in ests):
+            self._theme_linear = (np.vstack([e.coef_ for e in ests]).T.copy(), np.array([e.intercept_[0] for e in ests]))
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -131,17 +142,37 @@ class TaggerModel:
         return clf
 
     def transform(self, texts: Sequence[str], sections: Sequence[str] | None = None):
-        return self.vectorizer.transform(_features_input(texts, sections if self.use_section else None))
+        import scipy.sparse as sp
+
+        secs = sections if (sections is not None and self.use_section) else [""] * len(texts)
+        return sp.hstack([self._text_vec.transform(texts),
+                          self._section_vec.transform([section_tokens(s) for s in secs])], format="csr")
+
+    def type_proba(self, X) -> np.ndarray:
+        """Type probabilities, columns in TYPES order."""
+        if self._type_linear is None:
+            return self.type_clf.predict_proba(X)[:, self._type_order]
+        z = np.asarray(X @ self._type_linear[0]) + self._type_linear[1]
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def theme_proba(self, X) -> np.ndarray:
+        """Per-theme probabilities, columns in THEMES order."""
+        if self._theme_linear is None:
+            return self.theme_clf.predict_proba(X)
+        z = np.asarray(X @ self._theme_linear[0]) + self._theme_linear[1]
+        return 1.0 / (1.0 + np.exp(-z))
 
     def predict(self, texts: Sequence[str], sections: Sequence[str] | None = None, evidence: bool = True) -> Prediction:
         if len(texts) == 0:
             return Prediction([], np.zeros(0), np.zeros((0, len(TYPES))), [], np.zeros((0, len(THEMES))), [])
         X = self.transform(texts, sections)
-        proba = self.type_clf.predict_proba(X)[:, self._type_order]
+        proba = self.type_proba(X)
         furniture = np.fromiter((is_furniture(t) for t in texts), dtype=bool, count=len(texts))
         proba[furniture] = np.eye(len(TYPES))[TYPES.index("neutral")]
         pred_idx = proba.argmax(axis=1)
-        theme_scores = self.theme_clf.predict_proba(X)
+        theme_scores = self.theme_proba(X)
         chosen = theme_scores >= self.thresholds
         # keep at most max_themes, highest scores first
         order = np.argsort(-theme_scores, axis=1)[:, : self.max_themes]

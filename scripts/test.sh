@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# Set up with the test extras and run the whole test suite.
+# Set up with the test extras (and Debian's Chromium for the browser test) and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser test..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium is not installed and this is not root; the browser test will be skipped" >&2
+  fi
+fi
 bash scripts/setup.sh test
 exec .venv/bin/python -m pytest "$@"

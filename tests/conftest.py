@@ -30,14 +30,15 @@ def seeds(params: Params) -> list[Path]:
     return files
 
 
-def write_params(tmp: Path, **paths: Path) -> Path:
-    """A copy of params.yaml with absolute paths, some pointed into ``tmp``."""
+def write_params(tmp: Path, serve: dict | None = None, **paths: Path) -> Path:
+    """A copy of params.yaml with absolute paths, some pointed into ``tmp``, and serve overrides."""
     import yaml
 
     base = default_params()
     raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     raw["paths"] = {k: str(getattr(base.paths, k)) for k in raw["paths"]}
     raw["paths"].update({k: str(v) for k, v in paths.items()})
+    raw["serve"].update(serve or {})
     out = tmp / "params.yaml"
     out.write_text(yaml.safe_dump(raw), encoding="utf-8")
     return out

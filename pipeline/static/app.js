@@ -117,6 +117,15 @@ function renderSummary() {
     }
     chart.append(bar);
   }
+  const legend = el("div", {class: "bar"});
+  legend.append(el("span", {class: "name"}, ""));
+  for (const t of ["strength", "weakness", "recommendation"]) {
+    const key = el("span", {class: "seg"});
+    key.style.width = "12px";
+    key.style.background = COLOURS[t];
+    legend.append(key, ` ${t}  `);
+  }
+  chart.append(legend);
   const net = s.net_score === null ? "" : ` Net score (strengths − weaknesses) / (strengths + weaknesses): ${s.net_score.toFixed(2)}.`;
   $("summary").innerHTML = "";
   $("summary").append(el("p", {}, `${s.sentences} sentences.${net}`), table);
@@ -129,6 +138,14 @@ function applyFilters() {
     const ok = types.has(span.dataset.type) && (!theme || span.dataset.themes.split(" ").includes(theme));
     span.classList.toggle("hidden", !ok);
   }
+  // hide a section heading when none of its sentences is shown
+  let heading = null, shown = false;
+  const close = () => { if (heading) heading.classList.toggle("hidden", !shown); };
+  for (const node of document.querySelectorAll("#sentences > *")) {
+    if (node.tagName === "H3") { close(); heading = node; shown = false; }
+    else if (!node.classList.contains("hidden")) shown = true;
+  }
+  close();
 }
 
 function csvCell(v) {

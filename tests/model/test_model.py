@@ -103,3 +103,14 @@ def test_mlflow_pyfunc_tags_reports_and_sentences(trained, seeds):
 
     df_rows = pm.predict(pd.DataFrame({"text": ["Ensure that plans are reviewed."], "mode": ["sentence"], "report": ["x"]}))
     assert df_rows[0]["type"] == "recommendation"
+
+
+def test_fast_path_equals_sklearn(model, trained):
+    from pipeline.train import _features_input, load_dataset
+
+    ds = load_dataset(trained["params"])
+    texts, secs = [r.text for r in ds.test], [r.section for r in ds.test]
+    X = model.transform(texts, secs)
+    assert abs(X - model.vectorizer.transform(_features_input(texts, secs))).max() == 0
+    assert np.allclose(model.type_proba(X), model.type_clf.predict_proba(X)[:, model._type_order], atol=1e-5)
+    assert np.allclose(model.theme_proba(X), model.theme_clf.predict_proba(X), atol=1e-5)
