@@ -448,3 +448,117 @@ def serve(cctx: click.Context, host: str | None, port: int | None, model_uri: st
         run_server(ctx._path, model_uri, host or p.serve.host, port or p.serve.port, workers)
 
     run_guarded(run)
+
+
+# --------------------------------------------------------------------------- #
+# analyse / compare
+# --------------------------------------------------------------------------- #
+def _tagged_inputs(paths: Iterable[str], p: Params, model_uri: str | None, errors: list[str]):
+    """Records and text-derived metadata for report files, or records from predict's JSONL."""
+    from pipeline.analyse import is_tagged_jsonl, read_tagged_jsonl, report_metadata_from_text
+    from pipeline.predict import load_model, tag_document
+
+    records: list[dict] = []
+    metas: dict = {}
+    files = []
+    for raw in paths:
+        if is_tagged_jsonl(Path(raw)):
+            recs = read_tagged_jsonl(Path(raw))
+            records.extend(recs)
+            by: dict[str, list] = {}
+            for r in recs:
+                by.setdefault(r["report"], []).append(r)
+            for rep, rr in by.items():
+                metas[rep] = report_metadata_from_text(rep, "", rr)
+        else:
+            files.append(raw)
+    if files:
+        model = load_model(model_uri, p)
+        for doc in iter_documents(files, p, errors):
+            recs = tag_document(model, doc, p)
+            records.extend(recs)
+            metas[doc.report_id] = report_metadata_from_text(doc.report_id, doc.title, recs)
+    return records, metas
+
+
+def _held_out_reports(p: Params, reports: Iterable[str]) -> set[str] | None:
+    """Reports whose council is outside the model's training split (dev, test, or unknown to it)."""
+    from pipeline.data import council_of, read_metadata, read_split, split_path
+
+    try:
+        split = read_split(split_path(p))
+        meta = read_metadata(p.paths.corpus_metadata)
+    except UserError:
+        return None
+    return {r for r in reports if split.get(council_of(r, meta)) != "train"}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--output", "-o", "outdir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--metadata", type=click.Path(dir_okay=False), default=None,
+              help="CSV like shared/corpus/reports.csv (report_id, local_authority, dates, grades).")
+@click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option("--spark-master", default="local[2]", show_default=True, help="Spark master URL for --engine spark.")
+@pass_ctx
+def analyse(ctx: Context, paths: tuple[str, ...], outdir: str, metadata: str | None, model_uri: str | None,
+            engine: str, spark_master: str) -> None:
+    """Tag a whole archive and write sentences.parquet, reports.csv, summary.xlsx and an index.html dashboard.
+
+    PATHS are report files/directories, or JSONL files written by 'predict'. Prints the
+    Spearman correlation of net scores with Ofsted's grades where grades are known.
+    """
+    def run() -> int:
+        from pipeline.analyse import correlation_text, grade_correlations, read_metadata_csv, report_table, write_outputs
+
+        p = ctx.params
+        errors: list[str] = []
+        if engine == "spark":
+            from pipeline.spark import tag_with_spark
+
+            records, metas = tag_with_spark(paths, p, model_uri, spark_master, errors)
+        else:
+            records, metas = _tagged_inputs(paths, p, model_uri, errors)
+        if not records:
+            errors.append("nothing to analyse: no readable reports or tagged sentences in the input.")
+            return report_errors(errors)
+        if metadata:
+            given = read_metadata_csv(Path(metadata))
+            metas.update({k: v for k, v in given.items() if k in metas})
+        rows = report_table(records, metas)
+        corrs = grade_correlations(rows, _held_out_reports(p, [r["report"] for r in rows]))
+        written = write_outputs(records, metas, Path(outdir), corrs)
+        click.echo(f"{len(rows)} reports, {len(records)} sentences -> {written['index'].parent}")
+        click.echo(correlation_text(corrs))
+        return report_errors(errors)
+
+    run_guarded(run)
+
+
+@main.command()
+@click.argument("report_a")
+@click.argument("report_b")
+@click.option("--output", "-o", default=None, help="Also write the comparison as HTML to this file.")
+@click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
+@pass_ctx
+def compare(ctx: Context, report_a: str, report_b: str, output: str | None, model_uri: str | None) -> None:
+    """What changed between two reports of a council, theme by theme (A earlier, B later)."""
+    def run() -> int:
+        from pipeline.analyse import compare_html, compare_reports, compare_text
+
+        p = ctx.params
+        errors: list[str] = []
+        ra, _ = _tagged_inputs([report_a], p, model_uri, errors)
+        rb, _ = _tagged_inputs([report_b], p, model_uri, errors)
+        if errors:
+            return report_errors(errors)
+        changes = compare_reports(ra, rb)
+        name_a, name_b = Path(report_a).stem, Path(report_b).stem
+        click.echo(compare_text(name_a, name_b, changes))
+        if output:
+            with atomic_write(output) as fh:
+                fh.write(compare_html(name_a, name_b, changes))
+        return 0
+
+    run_guarded(run)

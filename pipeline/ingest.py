@@ -13,7 +13,7 @@ Public surface: :class:`Document`, :func:`read_document`, :func:`clean_pages`,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -35,7 +35,7 @@ class Document:
     text: str
     source: str = ""
     kind: str = "text"
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    title: str = ""  # the report's own title line, e.g. "Inspection of Barnet local authority children's services"
 
 
 # --------------------------------------------------------------------------- #
@@ -283,6 +283,20 @@ def _merge_page_runons(blocks: list[str]) -> list[str]:
     return out
 
 
+_TITLE = re.compile(
+    r"(?:[A-Z][\w’'&,. -]+\s+)?(?:Inspection|Monitoring visit|Focused visit) (?:of|to) .{3,160}?"
+    r"(?:children[’']s services|children services|looked after children|care leavers)",
+    re.S,
+)
+
+
+def find_title(first_page: str) -> str:
+    """The report title on its first page (running headers repeat it), whitespace-normalised."""
+    head = " ".join(first_page.split()[:60])
+    m = _TITLE.search(head)
+    return m.group(0).strip() if m else ""
+
+
 # --------------------------------------------------------------------------- #
 # Readers (I/O at the edge)
 # --------------------------------------------------------------------------- #
@@ -390,18 +404,21 @@ def read_document(path: Path | str, max_mb: float = 50.0, report_id: str | None 
         )
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        return Document(rid, clean_pages(_read_pdf_pages(path), layout=True), str(path), "pdf")
+        pages = _read_pdf_pages(path)
+        return Document(rid, clean_pages(pages, layout=True), str(path), "pdf", find_title(pages[0]))
     if suffix == ".docx":
         return Document(rid, clean_text(_read_docx(path)), str(path), "docx")
     data = path.read_bytes()
     if data[:5] == b"%PDF-":
-        return Document(rid, clean_pages(_read_pdf_pages(path), layout=True), str(path), "pdf")
+        pages = _read_pdf_pages(path)
+        return Document(rid, clean_pages(pages, layout=True), str(path), "pdf", find_title(pages[0]))
     text = _decode_text(path, data)
     if suffix in (".html", ".htm") or re.match(r"\s*(?:<!doctype html|<html)", text[:200], re.I):
         return Document(rid, clean_text(_read_html(path, data)), str(path), "html")
     if suffix not in SUPPORTED_SUFFIXES:
         raise InputError(f"{path}: unsupported file type '{suffix}'; give a PDF, text, HTML or DOCX file.")
-    return Document(rid, clean_pages(_text_pages(text)), str(path), "text")
+    pages = _text_pages(text)
+    return Document(rid, clean_pages(pages), str(path), "text", find_title(pages[0] if pages else ""))
 
 
 def clean_text(text: str) -> str:
@@ -412,7 +429,8 @@ def clean_text(text: str) -> str:
 
 def document_from_text(text: str, report_id: str = "text") -> Document:
     """A pasted text (stdin, HTTP body) as a :class:`Document`; pages split at running headers."""
-    return Document(report_id, clean_pages(_text_pages(text)), "<text>", "text")
+    pages = _text_pages(text)
+    return Document(report_id, clean_pages(pages), "<text>", "text", find_title(pages[0] if pages else ""))
 
 
 def iter_input_files(paths: Iterable[Path | str]) -> Iterator[Path]:

@@ -1,0 +1,514 @@
+"""Analyse: the whole archive tagged — national picture, councils over time, check against Ofsted's grades.
+
+- :func:`report_metadata_from_text` reads council, inspection date and judgement
+  grades from a report itself; :func:`read_metadata_csv` takes them from a CSV
+  like ``shared/corpus/reports.csv``.
+- :func:`report_table` turns tagged sentences into one row per report (counts and
+  shares per type and per theme, net score = (strengths - weaknesses) /
+  (strengths + weaknesses)).
+- :func:`grade_correlations` is the external check: Spearman's rho between net
+  scores and Ofsted's grades, overall and per judgement section.
+- :func:`write_outputs` writes sentences.parquet, reports.csv, summary.xlsx,
+  index.html (self-contained dashboard) and PNG charts; :func:`compare_reports`
+  says what changed between two inspections of a council.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from pipeline.errors import UserError, atomic_write
+from pipeline.label import THEMES, TYPES
+
+GRADE_SCORE = {"inadequate": 1, "requires_improvement": 2, "good": 3, "outstanding": 4}
+JUDGEMENTS = ("overall_effectiveness", "impact_of_leaders", "help_and_protection", "children_in_care", "care_leavers")
+_JUDGEMENT_OF_SECTION = (
+    ("impact_of_leaders", re.compile(r"(?i)impact of leaders|leadership,? management and governance")),
+    ("help_and_protection", re.compile(r"(?i)help and protection")),
+    ("care_leavers", re.compile(r"(?i)^(?:the )?(?:\d\.\d\s+)?experiences and progress of care leavers")),
+    ("children_in_care", re.compile(r"(?i)children in care|looked after and achieving permanence")),
+    ("overall_effectiveness", re.compile(r"(?i)^overall effectiveness|^the overall judgement")),
+)
+_MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
+                                        "september", "october", "november", "december"], start=1)}
+
+
+def normalise_grade(raw: str | None) -> str | None:
+    g = (raw or "").strip().lower().replace("_", " ")
+    if g.startswith("require"):
+        return "requires_improvement"
+    return g if g in GRADE_SCORE else None
+
+
+def judgement_of_section(section: str) -> str | None:
+    for key, rx in _JUDGEMENT_OF_SECTION:
+        if rx.search(section or ""):
+            return key
+    return None
+
+
+@dataclass
+class ReportMeta:
+    report: str
+    council: str = ""
+    date: str = ""  # ISO date of the inspection's end (else publication)
+    grades: dict[str, str | None] = field(default_factory=dict)
+
+
+_COUNCIL_NOISE = re.compile(
+    r"(?i)\b(?:the|london borough of|royal borough of|metropolitan borough council|metropolitan borough of|"
+    r"borough council|city council|county council|city of|council|metropolitan district)\b"
+)
+
+
+def council_from_title(title: str, report_id: str) -> str:
+    m = re.search(r"Inspection of (?:the )?(.+?) local authority", title) or re.match(r"^(.+?) Inspection of", title)
+    name = m.group(1) if m else ""
+    name = " ".join(_COUNCIL_NOISE.sub(" ", name).replace("&", "and").split()).lower()
+    if not name:
+        m2 = re.match(r"^(.*)_\d{4}-\d{2}-\d{2}$", report_id)
+        name = (m2.group(1) if m2 else report_id).replace("_", " ")
+    return name
+
+
+def _parse_date(text: str) -> str:
+    """Last 'D Month YYYY' in an 'Inspection dates' line, as ISO."""
+    found = re.findall(r"(\d{1,2})\s+([A-Z][a-z]+)\s+(\d{4})", text)
+    for d, mon, y in reversed(found):
+        if mon.lower() in _MONTHS:
+            try:
+                return dt.date(int(y), _MONTHS[mon.lower()], int(d)).isoformat()
+            except ValueError:
+                continue
+    return ""
+
+
+def report_metadata_from_text(report: str, title: str, records: Sequence[dict[str, Any]]) -> ReportMeta:
+    """Council, date and grades from the report's own first page and headings."""
+    meta = ReportMeta(report, council_from_title(title, report))
+    for r in records[:40]:
+        if re.match(r"(?i)inspection dates?:", r["text"]):
+            meta.date = _parse_date(r["text"])
+            break
+    if not meta.date:
+        m = re.search(r"(\d{4}-\d{2}-\d{2})$", report)
+        meta.date = m.group(1) if m else ""
+    grades: dict[str, str | None] = {}
+    prev_key = None
+    for r in records:
+        text = r["text"].strip()
+        if r.get("kind") == "heading":
+            key = judgement_of_section(text)
+            g = normalise_grade(r.get("grade")) if key else None
+            if key and g and key not in grades:
+                grades[key] = g
+            elif prev_key and normalise_grade(text) and prev_key not in grades:  # judgement table: name, then grade
+                grades[prev_key] = normalise_grade(text)
+            prev_key = key if key and not g else None
+    m = re.search(r"(?i)overall judgement is (requires improvement|good|outstanding|inadequate)",
+                  " ".join(r["text"] for r in records[:30]))
+    if m and "overall_effectiveness" not in grades:
+        grades["overall_effectiveness"] = normalise_grade(m.group(1))
+    meta.grades = {k: grades.get(k) for k in JUDGEMENTS}
+    return meta
+
+
+def read_metadata_csv(path: Path) -> dict[str, ReportMeta]:
+    import csv
+
+    if not path.is_file():
+        raise UserError(f"{path}: metadata file not found; give a CSV like shared/corpus/reports.csv.")
+    out = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if "report_id" not in (reader.fieldnames or []):
+            raise UserError(f"{path}:1: needs a report_id column (and local_authority, dates, grades).")
+        for r in reader:
+            date = r.get("inspection_end") or ""
+            m = re.match(r"(\d{2})/(\d{2})/(\d{4})", date)
+            date = f"{m.group(3)}-{m.group(2)}-{m.group(1)}" if m else (r.get("publication_date") or "")
+            out[r["report_id"]] = ReportMeta(r["report_id"], (r.get("local_authority") or "").strip().lower(), date,
+                                             {k: normalise_grade(r.get(k)) for k in JUDGEMENTS})
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Tables
+# --------------------------------------------------------------------------- #
+def net(s: int, w: int) -> float | None:
+    return (s - w) / (s + w) if s + w else None
+
+
+def report_table(records: Sequence[dict[str, Any]], metas: dict[str, ReportMeta]) -> list[dict[str, Any]]:
+    """One row per report: metadata, counts and shares per type, per theme x type counts, net scores."""
+    by_report: dict[str, list[dict]] = {}
+    for r in records:
+        by_report.setdefault(r["report"], []).append(r)
+    rows = []
+    for rep, recs in by_report.items():
+        m = metas.get(rep) or ReportMeta(rep)
+        n = len(recs)
+        row: dict[str, Any] = {"report": rep, "council": m.council, "date": m.date,
+                               **{f"grade_{k}": m.grades.get(k) for k in JUDGEMENTS}, "sentences": n}
+        counts = {t: sum(r["type"] == t for r in recs) for t in TYPES}
+        for t in TYPES:
+            row[f"n_{t}"] = counts[t]
+            row[f"share_{t}"] = round(counts[t] / n, 4) if n else 0.0
+        row["net_score"] = net(counts["strength"], counts["weakness"])
+        for th in THEMES:
+            c = {t: sum(r["type"] == t and th in r["themes"] for r in recs) for t in TYPES}
+            for t in ("strength", "weakness", "recommendation"):
+                row[f"{th}__{t}"] = c[t]
+            row[f"{th}__net"] = net(c["strength"], c["weakness"])
+        for key in JUDGEMENTS[1:]:
+            sec = [r for r in recs if judgement_of_section(r.get("section", "")) == key]
+            row[f"net_{key}"] = net(sum(r["type"] == "strength" for r in sec), sum(r["type"] == "weakness" for r in sec))
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["council"], r["date"], r["report"]))
+
+
+def national_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Themes x type counts over every sentence, with net score and weakness share."""
+    out = []
+    for th in THEMES:
+        c = {t: sum(r["type"] == t and th in r["themes"] for r in records) for t in TYPES}
+        total = sum(c[t] for t in ("strength", "weakness", "recommendation"))
+        out.append({"theme": th, **c, "net_score": net(c["strength"], c["weakness"]),
+                    "weakness_share": round(c["weakness"] / total, 4) if total else None})
+    return out
+
+
+@dataclass(frozen=True)
+class Correlation:
+    judgement: str
+    scope: str
+    n: int
+    rho: float | None
+
+
+def grade_correlations(rows: Sequence[dict[str, Any]], held_out: set[str] | None = None) -> list[Correlation]:
+    """Spearman's rho of net score against each judgement's grade, over all reports and over the
+    reports in ``held_out`` (ids of reports whose council is outside the model's training split)."""
+    from scipy.stats import spearmanr
+
+    out = []
+    scopes = [("all reports", None)] + ([("councils outside training", held_out)] if held_out is not None else [])
+    for scope, keep in scopes:
+        for key in JUDGEMENTS:
+            col = "net_score" if key == "overall_effectiveness" else f"net_{key}"
+            pairs = [(r[col], GRADE_SCORE[r[f"grade_{key}"]]) for r in rows
+                     if r.get(f"grade_{key}") in GRADE_SCORE and r.get(col) is not None
+                     and (keep is None or r["report"] in keep)]
+            rho = None
+            if len(pairs) >= 5 and len({p[1] for p in pairs}) > 1:
+                rho = float(spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic)
+            out.append(Correlation(key, scope, len(pairs), rho))
+    return out
+
+
+def correlation_text(corrs: Sequence[Correlation]) -> str:
+    lines = ["Spearman's rho, net score vs Ofsted's grade (inadequate=1 ... outstanding=4):"]
+    for c in corrs:
+        rho = "n/a" if c.rho is None else f"{c.rho:+.3f}"
+        lines.append(f"  {c.scope:28s} {c.judgement:22s} n={c.n:4d}  rho={rho}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- #
+# Comparing two reports
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class ThemeChange:
+    theme: str
+    before: dict[str, int]
+    after: dict[str, int]
+    status: str  # new weakness | resolved weakness | new strength | lost strength | unchanged
+    examples: tuple[str, ...] = ()
+
+
+def compare_reports(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> list[ThemeChange]:
+    """Theme by theme, what changed from report A (earlier) to report B (later)."""
+    out = []
+    for th in THEMES:
+        ca = {t: sum(r["type"] == t and th in r["themes"] for r in a) for t in TYPES}
+        cb = {t: sum(r["type"] == t and th in r["themes"] for r in b) for t in TYPES}
+        if ca["weakness"] == 0 and cb["weakness"] > 0:
+            status = "new weakness"
+            ex = [r["text"] for r in b if r["type"] == "weakness" and th in r["themes"]]
+        elif ca["weakness"] > 0 and cb["weakness"] == 0:
+            status = "resolved weakness"
+            ex = [r["text"] for r in a if r["type"] == "weakness" and th in r["themes"]]
+        elif ca["strength"] == 0 and cb["strength"] > 0:
+            status = "new strength"
+            ex = [r["text"] for r in b if r["type"] == "strength" and th in r["themes"]]
+        elif ca["strength"] > 0 and cb["strength"] == 0:
+            status = "lost strength"
+            ex = [r["text"] for r in a if r["type"] == "strength" and th in r["themes"]]
+        else:
+            na, nb = net(ca["strength"], ca["weakness"]), net(cb["strength"], cb["weakness"])
+            status = "unchanged" if na is None or nb is None or abs(nb - na) < 0.25 else (
+                "improved" if nb > na else "declined")
+            ex = []
+        out.append(ThemeChange(th, ca, cb, status, tuple(ex[:3])))
+    return out
+
+
+def compare_text(name_a: str, name_b: str, changes: Sequence[ThemeChange]) -> str:
+    lines = [f"{name_a}  ->  {name_b}", f"{'theme':31s} {'before S/W/R':>13s} {'after S/W/R':>13s}  change"]
+    for c in changes:
+        b = f"{c.before['strength']}/{c.before['weakness']}/{c.before['recommendation']}"
+        a = f"{c.after['strength']}/{c.after['weakness']}/{c.after['recommendation']}"
+        lines.append(f"{c.theme:31s} {b:>13s} {a:>13s}  {c.status}")
+    return "\n".join(lines)
+
+
+def compare_html(name_a: str, name_b: str, changes: Sequence[ThemeChange]) -> str:
+    rows = []
+    for c in changes:
+        ex = "".join(f"<li>{html.escape(e)}</li>" for e in c.examples)
+        rows.append(
+            f"<tr class='{c.status.replace(' ', '-')}'><td>{c.theme}</td>"
+            f"<td>{c.before['strength']}/{c.before['weakness']}/{c.before['recommendation']}</td>"
+            f"<td>{c.after['strength']}/{c.after['weakness']}/{c.after['recommendation']}</td>"
+            f"<td>{c.status}</td><td><ul>{ex}</ul></td></tr>"
+        )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>compare</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}.new-weakness,.declined{background:#f9d6d5}"
+        ".resolved-weakness,.new-strength,.improved{background:#d7f0d2}.lost-strength{background:#fdebc8}</style></head>"
+        f"<body><h1>{html.escape(name_a)} &rarr; {html.escape(name_b)}</h1>"
+        "<p>Counts are strengths / weaknesses / recommendations per theme.</p><table><tr><th>theme</th><th>before</th>"
+        f"<th>after</th><th>change</th><th>examples</th></tr>{''.join(rows)}</table></body></html>"
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Outputs
+# --------------------------------------------------------------------------- #
+def _heatmap_png(nat: Sequence[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cols = ["strength", "weakness", "recommendation"]
+    m = np.array([[r[c] for c in cols] for r in nat], dtype=float)
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    cmaps = [plt.get_cmap("Greens"), plt.get_cmap("Reds"), plt.get_cmap("Oranges")]
+    rgb = np.stack([np.array([cmaps[j](0.1 + 0.8 * share[i, j]) for j in range(3)]) for i in range(len(nat))])
+    fig, ax = plt.subplots(figsize=(6, 7))
+    ax.imshow(rgb, aspect="auto")
+    ax.set_xticks(range(3), cols)
+    ax.set_yticks(range(len(nat)), [r["theme"] for r in nat])
+    for i in range(len(nat)):
+        for j in range(3):
+            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=8)
+    ax.set_title("themes x type, all reports\n(shade: share of the theme's tagged sentences)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+_TIMELINE_THEMES = ("front_door", "workforce", "children_in_care", "care_leavers", "leadership_governance")
+_TIMELINE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
+
+
+def timeline_svg(rows: Sequence[dict], council: str) -> str:
+    """Net score by theme between inspections of one council, as inline SVG (no files, no scripts)."""
+    mine = [r for r in rows if r["council"] == council and r["date"]]
+    w, h, left, top = 560, 190, 40, 22
+    xs = [left + (w - left - 20) * (i / max(1, len(mine) - 1)) for i in range(len(mine))]
+
+    def y(v: float) -> float:
+        return top + (1 - v) / 2 * (h - top - 28)
+
+    parts = [f"<svg width='{w}' height='{h + 16}' role='img' aria-label='net score over time, {html.escape(council)}'>",
+             f"<text x='{left}' y='14' font-weight='bold'>{html.escape(council)}</text>",
+             f"<line x1='{left}' x2='{w - 10}' y1='{y(0):.1f}' y2='{y(0):.1f}' stroke='#bbb'/>",
+             f"<text x='2' y='{y(1) + 4:.1f}' font-size='10'>+1</text><text x='2' y='{y(-1) + 4:.1f}' font-size='10'>-1</text>"]
+    series = [("whole report", "net_score", "#000", 2.5)] + [
+        (th, f"{th}__net", c, 1.2) for th, c in zip(_TIMELINE_THEMES, _TIMELINE_COLOURS)]
+    for name, col, colour, width in series:
+        pts = [(x, r[col]) for x, r in zip(xs, mine) if r[col] is not None]
+        if len(pts) >= 1:
+            path = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in pts)
+            parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='{width}' points='{path}'>"
+                         f"<title>{name}</title></polyline>")
+            parts.extend(f"<circle cx='{x:.1f}' cy='{y(v):.1f}' r='2.5' fill='{colour}'><title>{name}: {v:+.2f}</title></circle>"
+                         for x, v in pts)
+    for x, r in zip(xs, mine):
+        parts.append(f"<text x='{x:.1f}' y='{h + 10}' font-size='10' text-anchor='middle'>{r['date'][:7]}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _theme_bars_png(nat: Sequence[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranked = sorted((r for r in nat if r["net_score"] is not None), key=lambda r: r["net_score"])
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax.barh([r["theme"] for r in ranked], [r["net_score"] for r in ranked],
+            color=["#c9423f" if r["net_score"] < 0 else "#3c9a3c" for r in ranked])
+    ax.axvline(0, color="#444", lw=0.8)
+    ax.set_xlim(-1, 1)
+    ax.set_xlabel("net score (strengths - weaknesses) / (strengths + weaknesses)")
+    ax.set_title("themes from weakest to strongest, all reports")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", s.lower()).strip("_") or "x"
+
+
+def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], out: Path,
+                  corrs: Sequence[Correlation]) -> dict[str, Path]:
+    """All files of ``analyse``; each is written atomically."""
+    import pandas as pd
+
+    from pipeline.predict import summarise
+    from pipeline.report import render_html
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "charts").mkdir(exist_ok=True)
+    (out / "reports").mkdir(exist_ok=True)
+    rows = report_table(records, metas)
+    nat = national_table(records)
+    # sentences.parquet
+    flat = []
+    for r in records:
+        m = metas.get(r["report"]) or ReportMeta(r["report"])
+        flat.append({"report": r["report"], "council": m.council, "date": m.date,
+                     **{f"grade_{k}": m.grades.get(k) for k in JUDGEMENTS},
+                     "index": r["index"], "section": r["section"], "grade": r.get("grade"), "kind": r.get("kind", ""),
+                     "text": r["text"], "type": r["type"], "confidence": r["confidence"], "themes": list(r["themes"]),
+                     "evidence": list(r["evidence"]), **{f"p_{t}": r["type_scores"][t] for t in TYPES},
+                     **{f"p_{t}": r["theme_scores"][t] for t in THEMES}})
+    paths = {}
+    with atomic_write(out / "sentences.parquet", "wb", encoding=None) as fh:
+        pd.DataFrame(flat).to_parquet(fh, index=False)
+    paths["sentences"] = out / "sentences.parquet"
+    with atomic_write(out / "reports.csv") as fh:
+        pd.DataFrame(rows).to_csv(fh, index=False, lineterminator="\n")
+    paths["reports"] = out / "reports.csv"
+    councils = sorted({r["council"] for r in rows})
+    per_council = []
+    for c in councils:
+        mine = [r for r in rows if r["council"] == c]
+        per_council.append({"council": c, "reports": len(mine), "first": mine[0]["date"], "last": mine[-1]["date"],
+                            "net_first": mine[0]["net_score"], "net_last": mine[-1]["net_score"],
+                            "grade_last": mine[-1]["grade_overall_effectiveness"]})
+    with atomic_write(out / "summary.xlsx", "wb", encoding=None) as fh:
+        with pd.ExcelWriter(fh, engine="openpyxl") as xw:
+            pd.DataFrame(rows).to_excel(xw, sheet_name="reports", index=False)
+            pd.DataFrame(nat).to_excel(xw, sheet_name="themes x type", index=False)
+            pd.DataFrame(per_council).to_excel(xw, sheet_name="per council", index=False)
+    paths["summary"] = out / "summary.xlsx"
+    _heatmap_png(nat, out / "charts" / "national_heatmap.png")
+    by_report: dict[str, list[dict]] = {}
+    for r in records:
+        by_report.setdefault(r["report"], []).append(r)
+    for rep, recs in by_report.items():
+        with atomic_write(out / "reports" / f"{_slug(rep)}.html") as fh:
+            fh.write(render_html(recs, summarise(recs), title=rep))
+    _theme_bars_png(nat, out / "charts" / "themes_net.png")
+    multi = [c for c in councils if sum(r["council"] == c for r in rows) > 1]
+    with atomic_write(out / "index.html") as fh:
+        fh.write(_dashboard(rows, nat, multi, corrs))
+    paths["index"] = out / "index.html"
+    return paths
+
+
+def _fmt_net(v: float | None) -> str:
+    return "" if v is None else f"{v:+.2f}"
+
+
+def _dashboard(rows: Sequence[dict], nat: Sequence[dict], multi: Sequence[str], corrs: Sequence[Correlation]) -> str:
+    ranked = sorted((r for r in nat if r["net_score"] is not None), key=lambda r: r["net_score"])
+    weakest, strongest = ranked[:5], ranked[-5:][::-1]
+
+    def theme_list(items):
+        return "".join(f"<li><b>{r['theme']}</b>: net {_fmt_net(r['net_score'])} "
+                       f"({r['strength']} strengths, {r['weakness']} weaknesses)</li>" for r in items)
+
+    heat_rows = []
+    for r in nat:
+        total = max(1, r["strength"] + r["weakness"] + r["recommendation"])
+        cells = []
+        for t, colour in (("strength", "60,154,60"), ("weakness", "201,66,63"), ("recommendation", "224,160,48")):
+            a = r[t] / total
+            cells.append(f"<td style='background:rgba({colour},{a:.2f})'>{r[t]}</td>")
+        heat_rows.append(f"<tr><td>{r['theme']}</td>{''.join(cells)}</tr>")
+    corr_rows = "".join(
+        f"<tr><td>{c.scope}</td><td>{c.judgement}</td><td>{c.n}</td><td>{'n/a' if c.rho is None else f'{c.rho:+.3f}'}</td></tr>"
+        for c in corrs)
+    report_rows = "".join(
+        f"<tr><td>{html.escape(r['council'])}</td><td>{r['date']}</td>"
+        f"<td><a href='reports/{_slug(r['report'])}.html'>{html.escape(r['report'])}</a></td>"
+        f"<td>{r['grade_overall_effectiveness'] or ''}</td><td>{r['n_strength']}</td><td>{r['n_weakness']}</td>"
+        f"<td>{r['n_recommendation']}</td><td>{_fmt_net(r['net_score'])}</td></tr>"
+        for r in rows)
+    timelines = "".join(f"<figure>{timeline_svg(rows, c)}</figure>" for c in multi)
+    legend = " ".join(f"<span style='color:{c}'>&#9632; {th}</span>" for th, c in zip(_TIMELINE_THEMES, _TIMELINE_COLOURS))
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ofsted-tagger: the archive</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;margin:.8em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}figure{{display:inline-block;margin:.4em}}img{{max-width:560px}}</style>
+</head><body><h1>The archive: {len(rows)} reports, {len({r['council'] for r in rows})} councils</h1>
+<h2>Themes x type, nationally</h2><table><tr><th>theme</th><th>strengths</th><th>weaknesses</th><th>recommendations</th></tr>
+{''.join(heat_rows)}</table><img src="charts/national_heatmap.png" alt="national heat map of themes by type">
+<h2>Weakest themes</h2><ol>{theme_list(weakest)}</ol><h2>Strongest themes</h2><ol>{theme_list(strongest)}</ol>
+<img src="charts/themes_net.png" alt="themes ranked by net score">
+<h2>Check against Ofsted's grades</h2><table><tr><th>scope</th><th>judgement</th><th>n</th><th>Spearman rho</th></tr>{corr_rows}</table>
+<h2>Councils over time</h2><p>Net score between inspections: <b>&#9632; whole report</b> {legend}</p>{timelines or '<p>No council has two reports in this input.</p>'}
+<h2>Reports</h2><table><tr><th>council</th><th>date</th><th>report</th><th>overall grade</th><th>strengths</th>
+<th>weaknesses</th><th>recommendations</th><th>net score</th></tr>{report_rows}</table>
+<footer><p>Report texts: Ofsted, Crown copyright, Open Government Licence v3.0.</p></footer></body></html>"""
+
+
+def read_tagged_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records written by ``predict --format jsonl``."""
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                raise UserError(f"{path}:{n}: not valid JSON; give a JSONL written by 'ofsted-tagger predict'.")
+            missing = {"report", "text", "type", "themes", "type_scores", "theme_scores"} - set(r)
+            if missing:
+                raise UserError(f"{path}:{n}: missing {', '.join(sorted(missing))}; give predict's JSONL output.")
+            r.setdefault("section", "")
+            r.setdefault("evidence", [])
+            r.setdefault("confidence", max(r["type_scores"].values()))
+            out.append(r)
+    return out
+
+
+def is_tagged_jsonl(path: Path) -> bool:
+    if path.suffix.lower() != ".jsonl" or not path.is_file():
+        return False
+    with path.open(encoding="utf-8") as fh:
+        first = fh.readline()
+    try:
+        return "type_scores" in json.loads(first)
+    except (json.JSONDecodeError, TypeError):
+        return False
+
+
+def iter_unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
