@@ -30,7 +30,7 @@ def seeds(params: Params) -> list[Path]:
     return files
 
 
-def write_params(tmp: Path, serve: dict | None = None, **paths: Path) -> Path:
+def write_params(tmp: Path, serve: dict | None = None, ingest: dict | None = None, **paths: Path) -> Path:
     """A copy of params.yaml with absolute paths, some pointed into ``tmp``, and serve overrides."""
     import yaml
 
@@ -39,6 +39,7 @@ def write_params(tmp: Path, serve: dict | None = None, **paths: Path) -> Path:
     raw["paths"] = {k: str(getattr(base.paths, k)) for k in raw["paths"]}
     raw["paths"].update({k: str(v) for k, v in paths.items()})
     raw["serve"].update(serve or {})
+    raw["ingest"].update(ingest or {})
     out = tmp / "params.yaml"
     out.write_text(yaml.safe_dump(raw), encoding="utf-8")
     return out

@@ -86,3 +86,16 @@ def main_cli():
     from pipeline.cli import main
 
     return main
+
+
+def test_uncertain_queue_serves_least_confident_first(model, seeds):
+    rows = []
+    for s in segment(read_document(seeds[0], report_id="seed_x")):
+        d = s.to_dict()
+        d["id"] = sentence_id(s.report, s.text)
+        rows.append(d)
+    order = model.uncertainty_order([r["text"] for r in rows], [r["id"] for r in rows], [r["section"] for r in rows])
+    items = items_from_sentences(rows, order=order)
+    conf = {r["id"]: c for r, c in zip(rows, model.predict([r["text"] for r in rows], [r["section"] for r in rows]).confidence)}
+    seq = [conf[it.id] for it in items]
+    assert seq == sorted(seq) and len(items) == len(rows)

@@ -168,3 +168,32 @@ def test_mlflow_models_serve_the_same_model(trained):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_pdf_parsing_has_a_time_limit(trained, tmp_path, params):
+    from tests.conftest import write_params
+
+    pf = write_params(tmp_path, ingest={"pdf_timeout_s": 0.001}, models=trained["params"].paths.models)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--params", str(pf), "serve", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        pdf = params.paths.corpus_pdf / "bromley_2019-01-07.pdf"
+        r = httpx.post(url + "/v1/reports", files={"file": (pdf.name, pdf.read_bytes(), "application/pdf")}, timeout=60)
+        assert r.status_code == 422 and "parsing took longer than" in r.json()["error"]
+        ok = httpx.post(url + "/v1/sentences", json={"sentences": ["Plans are clear."]})
+        assert ok.status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_serve_refuses_a_missing_model_with_one_line(tmp_path):
+    from tests.conftest import write_params
+
+    pf = write_params(tmp_path, models=tmp_path / "none")
+    r = subprocess.run([sys.executable, "-m", "pipeline", "--params", str(pf), "serve", "--port", str(free_port())],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "no trained model yet" in r.stderr and "Traceback" not in r.stderr

@@ -114,3 +114,16 @@ def test_fast_path_equals_sklearn(model, trained):
     assert abs(X - model.vectorizer.transform(_features_input(texts, secs))).max() == 0
     assert np.allclose(model.type_proba(X), model.type_clf.predict_proba(X)[:, model._type_order], atol=1e-5)
     assert np.allclose(model.theme_proba(X), model.theme_clf.predict_proba(X), atol=1e-5)
+
+
+def test_search_writes_best_params_back_keeping_comments(tmp_path):
+    from pipeline.config import DEFAULT_PARAMS, load_params
+    from pipeline.train import write_best_params
+
+    f = tmp_path / "params.yaml"
+    f.write_text(DEFAULT_PARAMS.read_text(encoding="utf-8"), encoding="utf-8")
+    write_best_params(f, {"type_C": 4.0, "type_class_weight": "balanced", "theme_C": 32.0})
+    text = f.read_text(encoding="utf-8")
+    assert "# ofsted-tagger configuration" in text
+    p = load_params(f)
+    assert (p.model.type_logreg.C, p.model.type_logreg.class_weight, p.model.theme_logreg.C) == (4.0, "balanced", 32.0)
