@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 
 from pipeline.errors import UserError, atomic_write
 from pipeline.label import THEMES, TYPES
+from pipeline.predict import count_types
 
 GRADE_SCORE = {"inadequate": 1, "requires_improvement": 2, "good": 3, "outstanding": 4}
 JUDGEMENTS = ("overall_effectiveness", "impact_of_leaders", "help_and_protection", "children_in_care", "care_leavers")
@@ -156,13 +157,13 @@ def report_table(records: Sequence[dict[str, Any]], metas: dict[str, ReportMeta]
         n = len(recs)
         row: dict[str, Any] = {"report": rep, "council": m.council, "date": m.date,
                                **{f"grade_{k}": m.grades.get(k) for k in JUDGEMENTS}, "sentences": n}
-        counts = {t: sum(r["type"] == t for r in recs) for t in TYPES}
+        counts, per_theme = count_types(recs)
         for t in TYPES:
             row[f"n_{t}"] = counts[t]
             row[f"share_{t}"] = round(counts[t] / n, 4) if n else 0.0
         row["net_score"] = net(counts["strength"], counts["weakness"])
         for th in THEMES:
-            c = {t: sum(r["type"] == t and th in r["themes"] for r in recs) for t in TYPES}
+            c = per_theme[th]
             for t in ("strength", "weakness", "recommendation"):
                 row[f"{th}__{t}"] = c[t]
             row[f"{th}__net"] = net(c["strength"], c["weakness"])
@@ -176,8 +177,9 @@ def report_table(records: Sequence[dict[str, Any]], metas: dict[str, ReportMeta]
 def national_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Themes x type counts over every sentence, with net score and weakness share."""
     out = []
+    _, per_theme = count_types(records)
     for th in THEMES:
-        c = {t: sum(r["type"] == t and th in r["themes"] for r in records) for t in TYPES}
+        c = per_theme[th]
         total = sum(c[t] for t in ("strength", "weakness", "recommendation"))
         out.append({"theme": th, **c, "net_score": net(c["strength"], c["weakness"]),
                     "weakness_share": round(c["weakness"] / total, 4) if total else None})
@@ -234,22 +236,22 @@ class ThemeChange:
 
 def compare_reports(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> list[ThemeChange]:
     """Theme by theme, what changed from report A (earlier) to report B (later)."""
+    _, per_a = count_types(a)
+    _, per_b = count_types(b)
     out = []
     for th in THEMES:
-        ca = {t: sum(r["type"] == t and th in r["themes"] for r in a) for t in TYPES}
-        cb = {t: sum(r["type"] == t and th in r["themes"] for r in b) for t in TYPES}
-        if ca["weakness"] == 0 and cb["weakness"] > 0:
-            status = "new weakness"
-            ex = [r["text"] for r in b if r["type"] == "weakness" and th in r["themes"]]
-        elif ca["weakness"] > 0 and cb["weakness"] == 0:
-            status = "resolved weakness"
-            ex = [r["text"] for r in a if r["type"] == "weakness" and th in r["themes"]]
-        elif ca["strength"] == 0 and cb["strength"] > 0:
-            status = "new strength"
-            ex = [r["text"] for r in b if r["type"] == "strength" and th in r["themes"]]
-        elif ca["strength"] > 0 and cb["strength"] == 0:
-            status = "lost strength"
-            ex = [r["text"] for r in a if r["type"] == "strength" and th in r["themes"]]
+        ca, cb = per_a[th], per_b[th]
+        # (status, which report holds the examples, of which type) for the first change that applies
+        rules = (
+            (ca["weakness"] == 0 < cb["weakness"], "new weakness", b, "weakness"),
+            (ca["weakness"] > 0 == cb["weakness"], "resolved weakness", a, "weakness"),
+            (ca["strength"] == 0 < cb["strength"], "new strength", b, "strength"),
+            (ca["strength"] > 0 == cb["strength"], "lost strength", a, "strength"),
+        )
+        hit = next((r for r in rules if r[0]), None)
+        if hit:
+            _, status, src, typ = hit
+            ex = [r["text"] for r in src if r["type"] == typ and th in r["themes"]]
         else:
             na, nb = net(ca["strength"], ca["weakness"]), net(cb["strength"], cb["weakness"])
             status = "unchanged" if na is None or nb is None or abs(nb - na) < 0.25 else (

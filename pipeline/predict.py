@@ -154,6 +154,17 @@ class Summary:
         return (s - w) / (s + w) if s + w else None
 
 
+def count_types(records: Iterable[dict[str, Any]]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Sentences per type, and per theme x type, in one pass."""
+    by_type = {t: 0 for t in TYPES}
+    by_theme = {th: {t: 0 for t in TYPES} for th in THEMES}
+    for r in records:
+        by_type[r["type"]] += 1
+        for th in r["themes"]:
+            by_theme[th][r["type"]] += 1
+    return by_type, by_theme
+
+
 def summarise(records: Iterable[dict[str, Any]]) -> list[Summary]:
     """Counts of strengths/weaknesses/recommendations/neutral per theme, per report."""
     by_report: dict[str, list[dict]] = {}
@@ -161,8 +172,7 @@ def summarise(records: Iterable[dict[str, Any]]) -> list[Summary]:
         by_report.setdefault(r["report"], []).append(r)
     out = []
     for rep, rows in by_report.items():
-        by_type = {t: sum(r["type"] == t for r in rows) for t in TYPES}
-        by_theme = {th: {t: sum(r["type"] == t and th in r["themes"] for r in rows) for t in TYPES} for th in THEMES}
+        by_type, by_theme = count_types(rows)
         out.append(Summary(rep, len(rows), by_type, by_theme))
     return out
 
