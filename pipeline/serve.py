@@ -35,6 +35,37 @@ ENV_PARAMS = "OFSTED_TAGGER_PARAMS"
 ENV_MODEL = "OFSTED_TAGGER_MODEL"
 
 
+class FastJSON(JSONResponse):
+    """JSON rendered by orjson."""
+
+    def render(self, content: Any) -> bytes:
+        import orjson
+
+        return orjson.dumps(content)
+
+
+class BodyCap:
+    """Pure ASGI middleware: refuse bodies whose Content-Length is over the limit (413), before reading them."""
+
+    def __init__(self, app, max_body: int, limit_mb: float):
+        self.app = app
+        self.max_body = max_body
+        self.limit_mb = limit_mb
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        too_big = int(value) > self.max_body
+                    except ValueError:
+                        return await FastJSON({"error": "bad Content-Length header."}, status_code=400)(scope, receive, send)
+                    if too_big:
+                        msg = f"request body over {self.limit_mb:g} MB (serve.max_upload_mb in params.yaml)."
+                        return await FastJSON({"error": msg}, status_code=413)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str):
         self.status = status
@@ -152,18 +183,7 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def cap_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > max_body
-            except ValueError:
-                return JSONResponse({"error": "bad Content-Length header."}, status_code=400)
-            if too_big:
-                return JSONResponse({"error": f"request body over {params.serve.max_upload_mb:g} MB "
-                                              "(serve.max_upload_mb in params.yaml)."}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyCap, max_body=max_body, limit_mb=params.serve.max_upload_mb)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError):
@@ -201,7 +221,8 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
                                 "(serve.max_sentences); split the request.")
         if any(not s.strip() for s in body.sentences):
             raise ApiError(422, "a sentence is empty; send non-blank sentences.")
-        return {"sentences": tag_sentences(state["model"], body.sentences, "request")}
+        # records are built by our own code to the declared schema: serialise them directly
+        return FastJSON({"sentences": tag_sentences(state["model"], body.sentences, "request")})
 
     @app.post("/v1/reports", response_model=ReportOut, responses=errors,
               summary="Tag a whole report: JSON {text} or a multipart file upload (PDF, text, HTML, DOCX)",
@@ -234,9 +255,9 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
         if len(records) > params.serve.max_sentences * 5:
             raise ApiError(413, f"{doc.report_id}: {len(records)} sentences is too long a report for one request.")
         summary = summarise(records)[0] if records else None
-        return {"report": doc.report_id, "sentences": records,
-                "summary": {**summary.__dict__, "net_score": summary.net_score()} if summary else
-                {"report": doc.report_id, "sentences": 0, "by_type": {}, "by_theme": {}, "net_score": None}}
+        return FastJSON({"report": doc.report_id, "sentences": records,
+                         "summary": {**summary.__dict__, "net_score": summary.net_score()} if summary else
+                         {"report": doc.report_id, "sentences": 0, "by_type": {}, "by_theme": {}, "net_score": None}})
 
     async def _document_from_upload(request: Request):
         form = await request.form(max_files=1, max_fields=5)
