@@ -30,6 +30,11 @@ class Context:
             self._params = load_params(self._path)
         return self._params
 
+    def reload(self) -> Params:
+        """Read the params file again (after --search --write-params changed it)."""
+        self._params = None
+        return self.params
+
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -319,9 +324,7 @@ def train(ctx: Context, register: bool, search: bool, write_params: bool) -> Non
         if search:
             best, rows = run_search(p, write_params=write_params, log=click.echo)
             click.echo(f"best on dev: {best}" + (" (written to params.yaml)" if write_params else ""))
-            if write_params:
-                ctx._params = None  # re-read the updated file
-            p = ctx.params
+            p = ctx.reload() if write_params else p
         result = run_training(p, register=register, log=click.echo)
         click.echo("\nDEV\n" + summary_table(result.dev) + "\n\nTEST\n" + summary_table(result.test))
         if register:

@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 from pipeline.config import Params
 from pipeline.errors import UserError, atomic_write
 from pipeline.ingest import read_document
-from pipeline.segment import Sentence, segment
+from pipeline.segment import segment
 
 SPLITS = ("train", "dev", "test")
 SEED_COUNCIL = "seed_articles"

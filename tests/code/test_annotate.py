@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from pipeline.annotate import Item, Session, items_from_sentences, run_terminal
+from pipeline.annotate import Session, items_from_sentences, run_terminal
 from pipeline.data import sentence_id
 from pipeline.ingest import read_document
 from pipeline.label import read_labels

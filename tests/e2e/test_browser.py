@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import server  # noqa: F401  (the running server fixture)
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -29,7 +27,7 @@ def browser():
         b.close()
 
 
-def test_paste_a_seed_article_and_see_it_tagged(browser, server, seeds, tmp_path):  # noqa: F811
+def test_paste_a_seed_article_and_see_it_tagged(browser, server, seeds, tmp_path):
     page = browser.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -62,7 +60,7 @@ def test_paste_a_seed_article_and_see_it_tagged(browser, server, seeds, tmp_path
     assert not errors, errors
 
 
-def test_error_is_shown_for_a_bad_file(browser, server, tmp_path):  # noqa: F811
+def test_error_is_shown_for_a_bad_file(browser, server, tmp_path):
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.7 not really")
     page = browser.new_page()

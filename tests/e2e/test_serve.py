@@ -2,58 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, path: str = "/ready", timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(url + path, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("server did not become ready")
-
-
-@pytest.fixture(scope="module")
-def server(trained, tmp_path_factory):
-    from tests.conftest import write_params
-
-    tmp = tmp_path_factory.mktemp("serve")
-    pf = write_params(tmp, serve={"max_sentences": 50, "max_upload_mb": 1},
-                      models=trained["params"].paths.models, mlflow_db=trained["params"].paths.mlflow_db)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--params", str(pf), "serve", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+from tests.e2e.conftest import ROOT, free_port, running_server, wait_ready
 
 
 def test_health_ready_model(server):
@@ -174,20 +132,12 @@ def test_pdf_parsing_has_a_time_limit(trained, tmp_path, params):
     from tests.conftest import write_params
 
     pf = write_params(tmp_path, ingest={"pdf_timeout_s": 0.001}, models=trained["params"].paths.models)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--params", str(pf), "serve", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
+    with running_server(pf) as url:
         pdf = params.paths.corpus_pdf / "bromley_2019-01-07.pdf"
         r = httpx.post(url + "/v1/reports", files={"file": (pdf.name, pdf.read_bytes(), "application/pdf")}, timeout=60)
         assert r.status_code == 422 and "parsing took longer than" in r.json()["error"]
         ok = httpx.post(url + "/v1/sentences", json={"sentences": ["Plans are clear."]})
         assert ok.status_code == 200
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def test_serve_refuses_a_missing_model_with_one_line(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from pipeline.predict import tag_sentences
 from pipeline.train import fit_model, is_furniture, load_dataset
