@@ -94,7 +94,7 @@ def main() -> None:
         from pipeline.data import load_sentences
 
         rows = [r for r in load_sentences(default_params()) if r["report"].startswith("barnet_")]
-        text = " ".join([r["text"] for r in rows if r["kind"] != "heading"][:300])  # 300 sentences
+        text = "\n".join([r["text"] for r in rows if r["kind"] != "heading"][:300])  # 300 sentences, one per line
         body = {"text": text, "report": "load"}
         c = clients[0]
         got = c.post("/v1/reports", json=body, timeout=30).json()

@@ -635,13 +635,30 @@ def run_search(params: Params, write_params: bool = False, log=print) -> tuple[d
 
 
 def write_best_params(path: Path, best: dict) -> None:
-    """Rewrite the two logreg lines of params.yaml in place (keeping comments), atomically."""
-    from pipeline.errors import atomic_write
+    """Write the best logreg settings into params.yaml atomically.
+
+    The project's file keeps its comments (its one-line ``{C: ..., class_weight: ...}``
+    entries are edited in place); any other layout is rewritten through YAML. The
+    result is read back and checked.
+    """
+    import yaml
+
+    from pipeline.config import load_params
+    from pipeline.errors import UserError, atomic_write
 
     text = path.read_text(encoding="utf-8")
     cw = "null" if best["type_class_weight"] is None else best["type_class_weight"]
-    text = re.sub(r"(?m)^(\s*type_logreg:\s*\{)C:\s*[\d.]+,\s*class_weight:\s*\w+",
-                  rf"\g<1>C: {best['type_C']}, class_weight: {cw}", text)
-    text = re.sub(r"(?m)^(\s*theme_logreg:\s*\{)C:\s*[\d.]+", rf"\g<1>C: {best['theme_C']}", text)
+    new, n1 = re.subn(r"(?m)^(\s*type_logreg:\s*\{)C:\s*[\d.]+,\s*class_weight:\s*\w+",
+                      rf"\g<1>C: {best['type_C']}, class_weight: {cw}", text)
+    new, n2 = re.subn(r"(?m)^(\s*theme_logreg:\s*\{)C:\s*[\d.]+", rf"\g<1>C: {best['theme_C']}", new)
+    if n1 != 1 or n2 != 1:
+        raw = yaml.safe_load(text)
+        raw["model"]["type_logreg"].update({"C": best["type_C"], "class_weight": best["type_class_weight"]})
+        raw["model"]["theme_logreg"]["C"] = best["theme_C"]
+        new = yaml.safe_dump(raw, sort_keys=False)
     with atomic_write(path) as fh:
-        fh.write(text)
+        fh.write(new)
+    got = load_params(path).model
+    if (got.type_logreg.C, got.type_logreg.class_weight, got.theme_logreg.C) != (
+            best["type_C"], best["type_class_weight"], best["theme_C"]):
+        raise UserError(f"{path}: could not write the best parameters; set them by hand: {best}.")

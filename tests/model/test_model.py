@@ -126,3 +126,16 @@ def test_search_writes_best_params_back_keeping_comments(tmp_path):
     assert "# ofsted-tagger configuration" in text
     p = load_params(f)
     assert (p.model.type_logreg.C, p.model.type_logreg.class_weight, p.model.theme_logreg.C) == (4.0, "balanced", 32.0)
+
+
+def test_search_writes_best_params_into_a_block_style_file(tmp_path):
+    import yaml
+
+    from pipeline.config import DEFAULT_PARAMS, load_params
+    from pipeline.train import write_best_params
+
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))), encoding="utf-8")
+    write_best_params(f, {"type_C": 8.0, "type_class_weight": None, "theme_C": 4.0})
+    p = load_params(f)
+    assert (p.model.type_logreg.C, p.model.type_logreg.class_weight, p.model.theme_logreg.C) == (8.0, None, 4.0)
