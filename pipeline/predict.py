@@ -106,29 +106,23 @@ def read_card(model_dir: Path) -> dict:
 # --------------------------------------------------------------------------- #
 # Tagging
 # --------------------------------------------------------------------------- #
+def score_fields(pred, i: int) -> dict[str, Any]:
+    """The model's part of sentence ``i``'s output record (every engine formats it here)."""
+    return {
+        "type": pred.types[i],
+        "confidence": round(float(pred.confidence[i]), 4),
+        "type_scores": {t: round(float(pred.type_scores[i, j]), 4) for j, t in enumerate(TYPES)},
+        "themes": pred.themes[i],
+        "theme_scores": {t: round(float(pred.theme_scores[i, j]), 4) for j, t in enumerate(THEMES)},
+        "evidence": pred.evidence[i] if pred.evidence else [],
+    }
+
+
 def _records(model, units: Sequence[Sentence]) -> list[dict[str, Any]]:
     pred = model.predict([u.text for u in units], [u.section for u in units])
-    out = []
-    for i, u in enumerate(units):
-        type_scores = {t: round(float(pred.type_scores[i, j]), 4) for j, t in enumerate(TYPES)}
-        theme_scores = {t: round(float(pred.theme_scores[i, j]), 4) for j, t in enumerate(THEMES)}
-        out.append({
-            "report": u.report,
-            "index": u.index,
-            "start": u.start,
-            "end": u.end,
-            "section": u.section,
-            "grade": u.grade,
-            "kind": u.kind,
-            "text": u.text,
-            "type": pred.types[i],
-            "confidence": round(float(pred.confidence[i]), 4),
-            "type_scores": type_scores,
-            "themes": pred.themes[i],
-            "theme_scores": theme_scores,
-            "evidence": pred.evidence[i] if pred.evidence else [],
-        })
-    return out
+    return [{"report": u.report, "index": u.index, "start": u.start, "end": u.end, "section": u.section,
+             "grade": u.grade, "kind": u.kind, "text": u.text, **score_fields(pred, i)}
+            for i, u in enumerate(units)]
 
 
 def tag_sentences(model, sentences: Sequence[str], report: str = "sentences") -> list[dict[str, Any]]:

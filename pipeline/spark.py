@@ -48,20 +48,10 @@ def _model(params_file: str, model_uri: str):
 
 def _scores_json(model, texts: list[str], sections: list[str]) -> list[str]:
     """Model output for a batch, as JSON strings (the UDF's return column)."""
-    from pipeline.label import THEMES, TYPES
+    from pipeline.predict import score_fields
 
     pred = model.predict(texts, sections)
-    out = []
-    for i in range(len(texts)):
-        out.append(json.dumps({
-            "type": pred.types[i],
-            "confidence": round(float(pred.confidence[i]), 4),
-            "type_scores": {t: round(float(pred.type_scores[i, j]), 4) for j, t in enumerate(TYPES)},
-            "themes": pred.themes[i],
-            "theme_scores": {t: round(float(pred.theme_scores[i, j]), 4) for j, t in enumerate(THEMES)},
-            "evidence": pred.evidence[i] if pred.evidence else [],
-        }))
-    return out
+    return [json.dumps(score_fields(pred, i)) for i in range(len(texts))]
 
 
 def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, master: str,
