@@ -25,7 +25,7 @@ from typing import Any, Iterable, Sequence
 
 from pipeline.errors import UserError, atomic_write
 from pipeline.label import THEMES, TYPES
-from pipeline.predict import count_types
+from pipeline.predict import count_types, group_by_report
 
 GRADE_SCORE = {"inadequate": 1, "requires_improvement": 2, "good": 3, "outstanding": 4}
 JUDGEMENTS = ("overall_effectiveness", "impact_of_leaders", "help_and_protection", "children_in_care", "care_leavers")
@@ -148,11 +148,8 @@ def net(s: int, w: int) -> float | None:
 
 def report_table(records: Sequence[dict[str, Any]], metas: dict[str, ReportMeta]) -> list[dict[str, Any]]:
     """One row per report: metadata, counts and shares per type, per theme x type counts, net scores."""
-    by_report: dict[str, list[dict]] = {}
-    for r in records:
-        by_report.setdefault(r["report"], []).append(r)
     rows = []
-    for rep, recs in by_report.items():
+    for rep, recs in group_by_report(records).items():
         m = metas.get(rep) or ReportMeta(rep)
         n = len(recs)
         row: dict[str, Any] = {"report": rep, "council": m.council, "date": m.date,
@@ -419,10 +416,7 @@ def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], o
             pd.DataFrame(per_council).to_excel(xw, sheet_name="per council", index=False)
     paths["summary"] = out / "summary.xlsx"
     _heatmap_png(nat, out / "charts" / "national_heatmap.png")
-    by_report: dict[str, list[dict]] = {}
-    for r in records:
-        by_report.setdefault(r["report"], []).append(r)
-    for rep, recs in by_report.items():
+    for rep, recs in group_by_report(records).items():
         with atomic_write(out / "reports" / f"{_slug(rep)}.html") as fh:
             fh.write(render_html(recs, summarise(recs), title=rep))
     _theme_bars_png(nat, out / "charts" / "themes_net.png")

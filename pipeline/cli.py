@@ -459,7 +459,7 @@ def serve(cctx: click.Context, host: str | None, port: int | None, model_uri: st
 def _tagged_inputs(paths: Iterable[str], p: Params, model_uri: str | None, errors: list[str]):
     """Records and text-derived metadata for report files, or records from predict's JSONL."""
     from pipeline.analyse import is_tagged_jsonl, read_tagged_jsonl, report_metadata_from_text
-    from pipeline.predict import load_model, tag_document
+    from pipeline.predict import group_by_report, load_model, tag_document
 
     records: list[dict] = []
     metas: dict = {}
@@ -468,10 +468,7 @@ def _tagged_inputs(paths: Iterable[str], p: Params, model_uri: str | None, error
         if is_tagged_jsonl(Path(raw)):
             recs = read_tagged_jsonl(Path(raw))
             records.extend(recs)
-            by: dict[str, list] = {}
-            for r in recs:
-                by.setdefault(r["report"], []).append(r)
-            for rep, rr in by.items():
+            for rep, rr in group_by_report(recs).items():
                 metas[rep] = report_metadata_from_text(rep, "", rr)
         else:
             files.append(raw)

@@ -159,13 +159,18 @@ def count_types(records: Iterable[dict[str, Any]]) -> tuple[dict[str, int], dict
     return by_type, by_theme
 
 
+def group_by_report(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Records per report, reports in order of first appearance."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        out.setdefault(r["report"], []).append(r)
+    return out
+
+
 def summarise(records: Iterable[dict[str, Any]]) -> list[Summary]:
     """Counts of strengths/weaknesses/recommendations/neutral per theme, per report."""
-    by_report: dict[str, list[dict]] = {}
-    for r in records:
-        by_report.setdefault(r["report"], []).append(r)
     out = []
-    for rep, rows in by_report.items():
+    for rep, rows in group_by_report(records).items():
         by_type, by_theme = count_types(rows)
         out.append(Summary(rep, len(rows), by_type, by_theme))
     return out

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from pipeline.errors import atomic_write
 from pipeline.label import THEMES, TYPES
-from pipeline.predict import Summary, flat_record
+from pipeline.predict import Summary, flat_record, group_by_report
 
 TYPE_COLOURS = {"strength": "#d7f0d2", "weakness": "#f9d6d5", "recommendation": "#fdebc8", "neutral": "#eeeeee"}
 BAR_COLOURS = {"strength": "#3c9a3c", "weakness": "#c9423f", "recommendation": "#e0a030"}
@@ -94,9 +94,7 @@ td:first-child,th:first-child{text-align:left} .chart text{font-size:12px}
 
 
 def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], title: str = "Tagged reports") -> str:
-    by_report: dict[str, list[dict]] = {}
-    for r in records:
-        by_report.setdefault(r["report"], []).append(r)
+    by_report = group_by_report(records)
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
            "<p class='legend'>" + "".join(f"<span class='s {t}'>{t}</span>" for t in TYPES) + "</p>"]

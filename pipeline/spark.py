@@ -66,6 +66,7 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
         raise UserError("--engine spark needs pyspark: pip install -e '.[spark]' (and Java 17+), or use --engine local.")
     from pipeline.analyse import report_metadata_from_text
     from pipeline.ingest import iter_input_files
+    from pipeline.predict import group_by_report
 
     files: list[str] = []
     for raw in paths:
@@ -131,8 +132,6 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
     # same report order as the local engine: input file order
     rank = {Path(f).stem: i for i, f in enumerate(files)}
     records.sort(key=lambda r: (rank.get(r["report"], len(rank)), r["index"]))
-    by: dict[str, list[dict]] = {}
-    for r in records:
-        by.setdefault(r["report"], []).append(r)
-    metas = {rep: report_metadata_from_text(rep, titles.get(rep, ""), recs) for rep, recs in by.items()}
+    metas = {rep: report_metadata_from_text(rep, titles.get(rep, ""), recs)
+             for rep, recs in group_by_report(records).items()}
     return records, metas
