@@ -51,7 +51,7 @@ def trained(tmp_path_factory) -> dict:
     import os
 
     from pipeline.config import load_params
-    from pipeline.train import run_training
+    from pipeline.tracking import run_training
 
     tmp = tmp_path_factory.mktemp("trained")
     pfile = write_params(tmp, models=tmp / "models", mlflow_db=tmp / "mlflow.db", mlflow_artifacts=tmp / "mlruns")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.predict import tag_sentences
-from pipeline.train import fit_model, is_furniture, load_dataset
+from pipeline.model import is_furniture
+from pipeline.train import fit_model, load_dataset
 
 
 def _types(model, sentences):
@@ -82,13 +83,13 @@ def test_training_is_deterministic(trained):
     texts = [r.text for r in ds.test[:200]]
     pa, pb = a.predict(texts), b.predict(texts)
     assert pa.types == pb.types and np.allclose(pa.type_scores, pb.type_scores)
-    assert np.array_equal(a.thresholds, b.thresholds)
+    assert np.array_equal(a.thresholds_, b.thresholds_)
 
 
 def test_mlflow_pyfunc_tags_reports_and_sentences(trained, seeds):
     import mlflow
 
-    from pipeline.train import configure_tracking
+    from pipeline.tracking import configure_tracking
 
     configure_tracking(trained["params"])
     pm = mlflow.pyfunc.load_model(f"runs:/{trained['result'].run_id}/model")
@@ -105,14 +106,15 @@ def test_mlflow_pyfunc_tags_reports_and_sentences(trained, seeds):
 
 
 def test_fast_path_equals_sklearn(model, trained):
-    from pipeline.train import _features_input, load_dataset
+    from pipeline.model import _features_input
+    from pipeline.train import load_dataset
 
     ds = load_dataset(trained["params"])
     texts, secs = [r.text for r in ds.test], [r.section for r in ds.test]
     X = model.transform(texts, secs)
-    assert abs(X - model.vectorizer.transform(_features_input(texts, secs))).max() == 0
-    assert np.allclose(model.type_proba(X), model.type_clf.predict_proba(X)[:, model._type_order], atol=1e-5)
-    assert np.allclose(model.theme_proba(X), model.theme_clf.predict_proba(X), atol=1e-5)
+    assert abs(X - model.vectorizer_.transform(_features_input(texts, secs))).max() == 0
+    assert np.allclose(model.type_proba(X), model.type_clf_.predict_proba(X)[:, model._type_order], atol=1e-5)
+    assert np.allclose(model.theme_proba(X), model.theme_clf_.predict_proba(X), atol=1e-5)
 
 
 def test_search_writes_best_params_back_keeping_comments(tmp_path):
