@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline.predict import tag_sentences
 from pipeline.model import is_furniture
@@ -13,6 +14,7 @@ def _types(model, sentences):
     return [r["type"] for r in tag_sentences(model, sentences)]
 
 
+@pytest.mark.slow
 def test_minimum_functionality(model):
     assert _types(model, [
         "Caseloads are manageable.",
@@ -23,6 +25,7 @@ def test_minimum_functionality(model):
     ]) == ["strength", "recommendation", "weakness", "neutral", "recommendation"]
 
 
+@pytest.mark.slow
 def test_codebook_examples(model):
     recs = tag_sentences(model, [
         "The 'front door' provides an accessible single point of contact for families and professionals who are seeking help.",
@@ -35,6 +38,7 @@ def test_codebook_examples(model):
     assert recs[2]["themes"][0] == "allegations"
 
 
+@pytest.mark.slow
 def test_invariance_to_council_names_and_numbers(model):
     base = "Social workers in Barnsley visit children regularly and know them well."
     variants = [base.replace("Barnsley", c) for c in ("Wokingham", "Swindon", "Kensington and Chelsea")]
@@ -43,6 +47,7 @@ def test_invariance_to_council_names_and_numbers(model):
     assert len(set(_types(model, nums))) == 1
 
 
+@pytest.mark.slow
 def test_directional_not_always_turns_strength_into_weakness(model):
     pairs = [
         ("Supervision is regular and reflective.", "Supervision is not always regular and reflective."),
@@ -53,12 +58,14 @@ def test_directional_not_always_turns_strength_into_weakness(model):
         assert _types(model, [pos, neg]) == ["strength", "weakness"], (pos, neg)
 
 
+@pytest.mark.slow
 def test_headings_and_table_cells_are_neutral(model):
     cells = ["Good", "Requires improvement to be good", "(Principle 1)", "Judgement Grade", "Overall effectiveness"]
     assert all(is_furniture(c) for c in cells[:4])
     assert _types(model, cells) == ["neutral"] * len(cells)
 
 
+@pytest.mark.slow
 def test_probabilities_and_evidence(model):
     r = tag_sentences(model, ["Supervision is not always regular."])[0]
     assert abs(sum(r["type_scores"].values()) - 1) < 1e-3
@@ -67,6 +74,7 @@ def test_probabilities_and_evidence(model):
     assert "not" in r["evidence"] or "not always" in r["evidence"]
 
 
+@pytest.mark.slow
 def test_quality_floor_on_our_test_split(trained):
     test = trained["result"].test
     assert test["type_macro_f1"] >= 0.85
@@ -75,6 +83,7 @@ def test_quality_floor_on_our_test_split(trained):
     assert test["type_ece"] < 0.05
 
 
+@pytest.mark.slow
 def test_training_is_deterministic(trained):
     p = trained["params"]
     ds = load_dataset(p)
@@ -86,6 +95,7 @@ def test_training_is_deterministic(trained):
     assert np.array_equal(a.thresholds_, b.thresholds_)
 
 
+@pytest.mark.slow
 def test_mlflow_pyfunc_tags_reports_and_sentences(trained, seeds):
     import mlflow
 
@@ -105,6 +115,7 @@ def test_mlflow_pyfunc_tags_reports_and_sentences(trained, seeds):
     assert df_rows[0]["type"] == "recommendation"
 
 
+@pytest.mark.slow
 def test_fast_path_equals_sklearn(model, trained):
     from pipeline.model import _features_input
     from pipeline.train import load_dataset
