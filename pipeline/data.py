@@ -17,16 +17,14 @@ import hashlib
 import json
 import random
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from tqdm import tqdm
-
 from pipeline.config import Params
 from pipeline.errors import UserError, atomic_write
 from pipeline.ingest import read_document
+from pipeline.inputs import progress_bar
 from pipeline.label import (
     LABEL_FIELDS,
     LabelRow,
@@ -108,7 +106,7 @@ def build_sentences(params: Params, files: Iterable[Path] | None = None, progres
     files = list(files) if files is not None else corpus_files(params)
     out = sentences_path(params)
     with atomic_write(out) as fh:
-        for f in tqdm(files, desc="segment", unit="report", disable=not progress or not sys.stderr.isatty()):
+        for f in (progress_bar(files, "segment", "report", minimum=1) if progress else files):
             rid = f.stem if f.parent != params.paths.seeds else f"seed_{f.stem}"
             doc = read_document(f, params.ingest.max_file_mb, report_id=rid)
             for s in segment(doc, params.segment.max_sentence_chars, params.segment.heading_max_words):

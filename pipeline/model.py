@@ -98,7 +98,7 @@ class NotATaggerModel(TypeError):
     """A model file that unpickles to something else."""
 
 
-# models pickled before this module existed (class pipeline.train.TaggerModel) name the fitted parts so
+# the fitted parts' attribute names in models pickled before this module existed (as pipeline.train.TaggerModel)
 _LEGACY_NAMES = {"vectorizer": "vectorizer_", "type_clf": "type_clf_", "theme_clf": "theme_clf_",
                  "thresholds": "thresholds_"}
 

@@ -79,7 +79,7 @@ def _load_mlflow_model(uri: str, params: Params) -> TaggerModel:
     # lazy: MLflow costs ~2 s of start-up and is needed only for MLflow URIs
     import mlflow
 
-    if not sys.stderr.isatty():  # progress bars only on a terminal
+    if not sys.stderr.isatty():  # MLflow's download progress bars only on a terminal, as ours
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     store = tracking_uri(params)  # runs:/ and models:/ resolve against the global URIs
     mlflow.set_tracking_uri(store)

@@ -143,11 +143,6 @@ def flat_record(r: Mapping[str, Any], archive: bool = False) -> dict[str, Any]:
     return out
 
 
-def missing_fields(r: Mapping[str, Any]) -> list[str]:
-    """Required record fields absent from ``r`` (a record read back, e.g. from predict's JSONL)."""
-    return [c.name for c in RECORD if c.default is _REQUIRED and c.name not in r]
-
-
 def fill_defaults(r: dict[str, Any]) -> dict[str, Any]:
     """A record read back with its optional fields (section, grade, kind, evidence) filled in."""
     for c in RECORD:

@@ -22,6 +22,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ PROMOTE_METRIC = "dev_type_macro_f1"
 def configure_tracking(params: Params) -> str:
     """Point MLflow (runs and registry) at MLFLOW_TRACKING_URI, else at the project's local SQLite store."""
     uri = tracking_uri(params)
+    if not sys.stderr.isatty():  # MLflow's download progress bars only on a terminal, as ours
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri

@@ -22,7 +22,6 @@ from pipeline.schema import (
     flat_columns,
     flat_record,
     judgement_of_section,
-    missing_fields,
     normalise_grade,
     parse_grade,
     section_kind,
@@ -75,10 +74,8 @@ def test_flat_rows_for_csv_xlsx_and_parquet():
 
 def test_records_read_back_get_their_defaults():
     r = {k: v for k, v in _record().items() if k not in ("section", "grade", "kind", "evidence")}
-    assert missing_fields(r) == []
     filled = fill_defaults(r)
     assert filled["section"] == "" and filled["grade"] is None and filled["kind"] == "" and filled["evidence"] == []
-    assert missing_fields({"report": "x"})[:2] == ["index", "start"]
 
 
 def test_the_api_and_spark_schemas_are_generated_from_the_record():
