@@ -16,6 +16,7 @@ import concurrent.futures as cf
 import dataclasses
 import os
 import tempfile
+import typing
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,9 @@ class ReportIn(BaseModel):
     report: str = Field(default="report", max_length=200, description="A name for the report in the output.")
 
 
-# the output record, generated from the one schema
+# the response models, generated from the output record and the Summary
 Record = create_model("Record", **{c.name: (c.type, Field(description=c.doc)) for c in RECORD})
+SummaryOut = create_model("SummaryOut", **{name: (t, ...) for name, t in typing.get_type_hints(Summary).items()})
 
 
 class SentencesOut(BaseModel):
@@ -97,7 +99,7 @@ class SentencesOut(BaseModel):
 class ReportOut(BaseModel):
     report: str
     sentences: list[Record]
-    summary: Summary
+    summary: SummaryOut
 
 
 class ErrorOut(BaseModel):
