@@ -64,7 +64,9 @@ def _experiment_id(params: Params) -> str:
     exp = mlflow.get_experiment_by_name(params.tracking.experiment)
     if exp is not None:
         return exp.experiment_id
-    local = not os.environ.get("MLFLOW_TRACKING_URI")
+    # the project's own SQLite store keeps artifacts in paths.mlflow_artifacts; a tracking server chooses its own
+    # (not "is MLFLOW_TRACKING_URI unset": mlflow.set_tracking_uri exports that variable itself)
+    local = mlflow.get_tracking_uri() == f"sqlite:///{params.paths.mlflow_db}"
     return mlflow.create_experiment(
         params.tracking.experiment, artifact_location=params.paths.mlflow_artifacts.as_uri() if local else None
     )

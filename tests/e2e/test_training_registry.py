@@ -36,6 +36,7 @@ def test_registry_error_promotes_and_exports_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline.tracking, "train_and_evaluate", _synthetic_training)
     first = pipeline.tracking.run_training(p, log=lambda *_: None)
     assert first.version == "1" and first.promoted and first.exported
+    assert (tmp_path / "art").is_dir()  # the local store's artifacts go where params.yaml says
     card = tmp_path / "models" / "champion" / "model_card.json"
     assert json.loads(card.read_text())["version"] == "1"
 
