@@ -1,11 +1,13 @@
 """Analyse: the whole archive tagged — national picture, councils over time, check against Ofsted's grades.
 
-- :func:`report_metadata_from_text` reads council, inspection date and judgement
-  grades from a report itself; :func:`read_metadata_csv` takes them from a CSV
-  like ``shared/corpus/reports.csv``.
+- :func:`tag_archive` tags report files (locally or on Spark) or reads predict's
+  JSONL; :func:`report_metadata_from_text` reads council, inspection date and
+  judgement grades from a report itself (:func:`pipeline.data.read_metadata` takes
+  them from a CSV like ``shared/corpus/reports.csv``); :func:`analyse_archive` is
+  the ``analyse`` command and :func:`compare_paths` the ``compare`` command.
 - :func:`report_table` turns tagged sentences into one row per report (counts and
   shares per type and per theme, net score = (strengths - weaknesses) /
-  (strengths + weaknesses)).
+  (strengths + weaknesses), :func:`pipeline.summary.net_score`).
 - :func:`grade_correlations` is the external check: Spearman's rho between net
   scores and Ofsted's grades, overall and per judgement section.
 - :func:`write_outputs` writes sentences.parquet, reports.csv, summary.xlsx,
@@ -16,50 +18,38 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
+from scipy.stats import spearmanr
+
+from pipeline.config import Params
+from pipeline.data import ReportMeta, council_of, read_metadata, read_split, split_path
 from pipeline.errors import UserError, atomic_write
-from pipeline.label import THEMES, TYPES
-from pipeline.predict import count_types, group_by_report
-
-GRADE_SCORE = {"inadequate": 1, "requires_improvement": 2, "good": 3, "outstanding": 4}
-JUDGEMENTS = ("overall_effectiveness", "impact_of_leaders", "help_and_protection", "children_in_care", "care_leavers")
-_JUDGEMENT_OF_SECTION = (
-    ("impact_of_leaders", re.compile(r"(?i)impact of leaders|leadership,? management and governance")),
-    ("help_and_protection", re.compile(r"(?i)help and protection")),
-    ("care_leavers", re.compile(r"(?i)^(?:the )?(?:\d\.\d\s+)?experiences and progress of care leavers")),
-    ("children_in_care", re.compile(r"(?i)children in care|looked after and achieving permanence")),
-    ("overall_effectiveness", re.compile(r"(?i)^overall effectiveness|^the overall judgement")),
+from pipeline.inputs import iter_documents
+from pipeline.model import TaggerModel
+from pipeline.predict import load_model, tag_document
+from pipeline.report import render_html
+from pipeline.schema import (
+    GRADE_SCORE,
+    JUDGEMENTS,
+    THEMES,
+    TYPES,
+    fill_defaults,
+    flat_record,
+    judgement_of_section,
+    normalise_grade,
 )
+from pipeline.spark import tag_with_spark
+from pipeline.summary import count_types, group_by_report, net_score, summarise
 _MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
                                         "september", "october", "november", "december"], start=1)}
-
-
-def normalise_grade(raw: str | None) -> str | None:
-    g = (raw or "").strip().lower().replace("_", " ")
-    if g.startswith("require"):
-        return "requires_improvement"
-    return g if g in GRADE_SCORE else None
-
-
-def judgement_of_section(section: str) -> str | None:
-    for key, rx in _JUDGEMENT_OF_SECTION:
-        if rx.search(section or ""):
-            return key
-    return None
-
-
-@dataclass
-class ReportMeta:
-    report: str
-    council: str = ""
-    date: str = ""  # ISO date of the inspection's end (else publication)
-    grades: dict[str, str | None] = field(default_factory=dict)
 
 
 _COUNCIL_NOISE = re.compile(
@@ -120,32 +110,9 @@ def report_metadata_from_text(report: str, title: str, records: Sequence[dict[st
     return meta
 
 
-def read_metadata_csv(path: Path) -> dict[str, ReportMeta]:
-    import csv
-
-    if not path.is_file():
-        raise UserError(f"{path}: metadata file not found; give a CSV like shared/corpus/reports.csv.")
-    out = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if "report_id" not in (reader.fieldnames or []):
-            raise UserError(f"{path}:1: needs a report_id column (and local_authority, dates, grades).")
-        for r in reader:
-            date = r.get("inspection_end") or ""
-            m = re.match(r"(\d{2})/(\d{2})/(\d{4})", date)
-            date = f"{m.group(3)}-{m.group(2)}-{m.group(1)}" if m else (r.get("publication_date") or "")
-            out[r["report_id"]] = ReportMeta(r["report_id"], (r.get("local_authority") or "").strip().lower(), date,
-                                             {k: normalise_grade(r.get(k)) for k in JUDGEMENTS})
-    return out
-
-
 # --------------------------------------------------------------------------- #
 # Tables
 # --------------------------------------------------------------------------- #
-def net(s: int, w: int) -> float | None:
-    return (s - w) / (s + w) if s + w else None
-
-
 def report_table(records: Sequence[dict[str, Any]], metas: dict[str, ReportMeta]) -> list[dict[str, Any]]:
     """One row per report: metadata, counts and shares per type, per theme x type counts, net scores."""
     rows = []
@@ -158,15 +125,15 @@ def report_table(records: Sequence[dict[str, Any]], metas: dict[str, ReportMeta]
         for t in TYPES:
             row[f"n_{t}"] = counts[t]
             row[f"share_{t}"] = round(counts[t] / n, 4) if n else 0.0
-        row["net_score"] = net(counts["strength"], counts["weakness"])
+        row["net_score"] = net_score(counts["strength"], counts["weakness"])
         for th in THEMES:
             c = per_theme[th]
             for t in ("strength", "weakness", "recommendation"):
                 row[f"{th}__{t}"] = c[t]
-            row[f"{th}__net"] = net(c["strength"], c["weakness"])
+            row[f"{th}__net"] = net_score(c["strength"], c["weakness"])
         for key in JUDGEMENTS[1:]:
             sec = [r for r in recs if judgement_of_section(r.get("section", "")) == key]
-            row[f"net_{key}"] = net(sum(r["type"] == "strength" for r in sec), sum(r["type"] == "weakness" for r in sec))
+            row[f"net_{key}"] = net_score(sum(r["type"] == "strength" for r in sec), sum(r["type"] == "weakness" for r in sec))
         rows.append(row)
     return sorted(rows, key=lambda r: (r["council"], r["date"], r["report"]))
 
@@ -178,7 +145,7 @@ def national_table(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for th in THEMES:
         c = per_theme[th]
         total = sum(c[t] for t in ("strength", "weakness", "recommendation"))
-        out.append({"theme": th, **c, "net_score": net(c["strength"], c["weakness"]),
+        out.append({"theme": th, **c, "net_score": net_score(c["strength"], c["weakness"]),
                     "weakness_share": round(c["weakness"] / total, 4) if total else None})
     return out
 
@@ -194,8 +161,6 @@ class Correlation:
 def grade_correlations(rows: Sequence[dict[str, Any]], held_out: set[str] | None = None) -> list[Correlation]:
     """Spearman's rho of net score against each judgement's grade, over all reports and over the
     reports in ``held_out`` (ids of reports whose council is outside the model's training split)."""
-    from scipy.stats import spearmanr
-
     out = []
     scopes = [("all reports", None)] + ([("councils outside training", held_out)] if held_out is not None else [])
     for scope, keep in scopes:
@@ -250,7 +215,7 @@ def compare_reports(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) ->
             _, status, src, typ = hit
             ex = [r["text"] for r in src if r["type"] == typ and th in r["themes"]]
         else:
-            na, nb = net(ca["strength"], ca["weakness"]), net(cb["strength"], cb["weakness"])
+            na, nb = net_score(ca["strength"], ca["weakness"]), net_score(cb["strength"], cb["weakness"])
             status = "unchanged" if na is None or nb is None or abs(nb - na) < 0.25 else (
                 "improved" if nb > na else "declined")
             ex = []
@@ -292,11 +257,10 @@ def compare_html(name_a: str, name_b: str, changes: Sequence[ThemeChange]) -> st
 # Outputs
 # --------------------------------------------------------------------------- #
 def _heatmap_png(nat: Sequence[dict], path: Path) -> None:
-    import matplotlib
+    import matplotlib  # lazy: matplotlib costs start-up time and only draws the archive's charts
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     cols = ["strength", "weakness", "recommendation"]
     m = np.array([[r[c] for c in cols] for r in nat], dtype=float)
@@ -350,7 +314,7 @@ def timeline_svg(rows: Sequence[dict], council: str) -> str:
 
 
 def _theme_bars_png(nat: Sequence[dict], path: Path) -> None:
-    import matplotlib
+    import matplotlib  # lazy, as above
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -375,10 +339,7 @@ def _slug(s: str) -> str:
 def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], out: Path,
                   corrs: Sequence[Correlation]) -> dict[str, Path]:
     """All files of ``analyse``; each is written atomically."""
-    import pandas as pd
-
-    from pipeline.predict import summarise
-    from pipeline.report import render_html
+    import pandas as pd  # lazy: pandas costs start-up time and is needed only for these files
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "charts").mkdir(exist_ok=True)
@@ -389,12 +350,9 @@ def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], o
     flat = []
     for r in records:
         m = metas.get(r["report"]) or ReportMeta(r["report"])
-        flat.append({"report": r["report"], "council": m.council, "date": m.date,
-                     **{f"grade_{k}": m.grades.get(k) for k in JUDGEMENTS},
-                     "index": r["index"], "section": r["section"], "grade": r.get("grade"), "kind": r.get("kind", ""),
-                     "text": r["text"], "type": r["type"], "confidence": r["confidence"], "themes": list(r["themes"]),
-                     "evidence": list(r["evidence"]), **{f"p_{t}": r["type_scores"][t] for t in TYPES},
-                     **{f"p_{t}": r["theme_scores"][t] for t in THEMES}})
+        row = flat_record(r, archive=True)
+        flat.append({"report": row.pop("report"), "council": m.council, "date": m.date,
+                     **{f"grade_{k}": m.grades.get(k) for k in JUDGEMENTS}, **row})
     paths = {}
     with atomic_write(out / "sentences.parquet", "wb", encoding=None) as fh:
         pd.DataFrame(flat).to_parquet(fh, index=False)
@@ -427,7 +385,7 @@ def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], o
     return paths
 
 
-def _fmt_net(v: float | None) -> str:
+def _fmt_net_score(v: float | None) -> str:
     return "" if v is None else f"{v:+.2f}"
 
 
@@ -436,7 +394,7 @@ def _dashboard(rows: Sequence[dict], nat: Sequence[dict], multi: Sequence[str], 
     weakest, strongest = ranked[:5], ranked[-5:][::-1]
 
     def theme_list(items):
-        return "".join(f"<li><b>{r['theme']}</b>: net {_fmt_net(r['net_score'])} "
+        return "".join(f"<li><b>{r['theme']}</b>: net {_fmt_net_score(r['net_score'])} "
                        f"({r['strength']} strengths, {r['weakness']} weaknesses)</li>" for r in items)
 
     heat_rows = []
@@ -454,7 +412,7 @@ def _dashboard(rows: Sequence[dict], nat: Sequence[dict], multi: Sequence[str], 
         f"<tr><td>{html.escape(r['council'])}</td><td>{r['date']}</td>"
         f"<td><a href='reports/{_slug(r['report'])}.html'>{html.escape(r['report'])}</a></td>"
         f"<td>{r['grade_overall_effectiveness'] or ''}</td><td>{r['n_strength']}</td><td>{r['n_weakness']}</td>"
-        f"<td>{r['n_recommendation']}</td><td>{_fmt_net(r['net_score'])}</td></tr>"
+        f"<td>{r['n_recommendation']}</td><td>{_fmt_net_score(r['net_score'])}</td></tr>"
         for r in rows)
     timelines = "".join(f"<figure>{timeline_svg(rows, c)}</figure>" for c in multi)
     legend = " ".join(f"<span style='color:{c}'>&#9632; {th}</span>" for th, c in zip(_TIMELINE_THEMES, _TIMELINE_COLOURS))
@@ -488,10 +446,8 @@ def read_tagged_jsonl(path: Path) -> list[dict[str, Any]]:
             missing = {"report", "text", "type", "themes", "type_scores", "theme_scores"} - set(r)
             if missing:
                 raise UserError(f"{path}:{n}: missing {', '.join(sorted(missing))}; give predict's JSONL output.")
-            r.setdefault("section", "")
-            r.setdefault("evidence", [])
             r.setdefault("confidence", max(r["type_scores"].values()))
-            out.append(r)
+            out.append(fill_defaults(r))
     return out
 
 
@@ -506,5 +462,82 @@ def is_tagged_jsonl(path: Path) -> bool:
         return False
 
 
-def iter_unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+# --------------------------------------------------------------------------- #
+# The analyse and compare commands
+# --------------------------------------------------------------------------- #
+def tagged_inputs(paths: Iterable[str], params: Params, model: Callable[[], TaggerModel],
+                  errors: list[str]) -> tuple[list[dict[str, Any]], dict[str, ReportMeta]]:
+    """Records and text-derived metadata for report files (tagged by ``model()``, called only if
+    there are any), or records read back from predict's JSONL."""
+    records: list[dict[str, Any]] = []
+    metas: dict[str, ReportMeta] = {}
+    files = []
+    for raw in paths:
+        if is_tagged_jsonl(Path(raw)):
+            recs = read_tagged_jsonl(Path(raw))
+            records.extend(recs)
+            for rep, rr in group_by_report(recs).items():
+                metas[rep] = report_metadata_from_text(rep, "", rr)
+        else:
+            files.append(raw)
+    if files:
+        tagger = model()
+        for doc in iter_documents(files, params, errors):
+            recs = tag_document(tagger, doc, params)
+            records.extend(recs)
+            metas[doc.report_id] = report_metadata_from_text(doc.report_id, doc.title, recs)
+    return records, metas
+
+
+def tag_archive(paths: Iterable[str], params: Params, model_uri: str | None, errors: list[str],
+                engine: str = "local", spark_master: str = "local[2]") -> tuple[list[dict[str, Any]], dict[str, ReportMeta]]:
+    """Records and text-derived metadata of every input, on the local engine or on Spark."""
+    if engine == "spark":
+        records, titles = tag_with_spark(paths, params, model_uri, spark_master, errors)
+        metas = {rep: report_metadata_from_text(rep, titles.get(rep, ""), recs)
+                 for rep, recs in group_by_report(records).items()}
+        return records, metas
+    return tagged_inputs(paths, params, lambda: load_model(model_uri, params), errors)
+
+
+def held_out_reports(params: Params, reports: Iterable[str]) -> set[str] | None:
+    """Reports whose council is outside the model's training split (dev, test, or unknown to it)."""
+    try:
+        split = read_split(split_path(params))
+        meta = read_metadata(params.paths.corpus_metadata)
+    except UserError:
+        return None
+    return {r for r in reports if split.get(council_of(r, meta)) != "train"}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    reports: list[dict[str, Any]]  # report_table rows
+    sentences: int
+    written: dict[str, Path]
+    correlations: list[Correlation]
+
+
+def analyse_archive(paths: Iterable[str], outdir: Path, params: Params, errors: list[str], metadata: Path | None = None,
+                    model_uri: str | None = None, engine: str = "local", spark_master: str = "local[2]") -> Analysis | None:
+    """The ``analyse`` command: tag, tabulate, correlate with grades, write every file; None if nothing to analyse."""
+    records, metas = tag_archive(paths, params, model_uri, errors, engine, spark_master)
+    if not records:
+        errors.append("nothing to analyse: no readable reports or tagged sentences in the input.")
+        return None
+    if metadata:
+        given = read_metadata(metadata)
+        metas.update({k: v for k, v in given.items() if k in metas})
+    rows = report_table(records, metas)
+    corrs = grade_correlations(rows, held_out_reports(params, [r["report"] for r in rows]))
+    written = write_outputs(records, metas, outdir, corrs)
+    return Analysis(rows, len(records), written, corrs)
+
+
+def compare_paths(report_a: str, report_b: str, params: Params, model_uri: str | None,
+                  errors: list[str]) -> list[ThemeChange] | None:
+    """The ``compare`` command: both reports tagged with one model load; None if either could not be read."""
+    model = functools.cache(lambda: load_model(model_uri, params))
+    ra, _ = tagged_inputs([report_a], params, model, errors)
+    rb, _ = tagged_inputs([report_b], params, model, errors)
+    return None if errors else compare_reports(ra, rb)

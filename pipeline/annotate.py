@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pipeline.data import with_context
+from pipeline.config import Params
+from pipeline.data import labels_path, load_sentences, with_context
 from pipeline.errors import UserError
-from pipeline.label import MAX_THEMES, THEMES, TYPES, LabelRow, append_label, read_labels, rewrite_labels
+from pipeline.label import LabelRow, append_label, read_labels, rewrite_labels
+from pipeline.predict import load_model
+from pipeline.schema import MAX_THEMES, THEMES, TYPES
 
 TYPE_KEYS = {"s": "strength", "w": "weakness", "r": "recommendation", "n": "neutral"}
 
@@ -100,6 +103,21 @@ def items_from_sentences(
     if not wanted:
         random.Random(seed).shuffle(items)
     return items
+
+
+def open_session(params: Params, reports: Iterable[str] = (), uncertain: bool = False, annotator: str = "annotator",
+                 label_file: Path | None = None, seed: int = 0) -> Session:
+    """The ``label`` command's session over the sentence corpus: by report, shuffled, or with
+    ``uncertain`` the sentences the exported champion is least sure of first."""
+    rows = load_sentences(params)
+    order = None
+    if uncertain:
+        model = load_model(None, params)
+        candidates = [r for r in rows if not reports or r["report"] in reports]
+        order = model.uncertainty_order([r["text"] for r in candidates], [r["id"] for r in candidates],
+                                        [r.get("section", "") for r in candidates])
+    items = items_from_sentences(rows, reports, seed, order)
+    return Session.open(label_file or labels_path(params), items, annotator)
 
 
 HELP = (

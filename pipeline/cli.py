@@ -1,39 +1,38 @@
 """The ``ofsted-tagger`` command line: one thin command per stage.
 
-Each command parses options, calls its stage's public functions and reports
-errors as one sentence on stderr with a non-zero exit code.
+Each command parses its options, calls one function of its stage and prints the
+result; problems are reported as one sentence on stderr with a non-zero exit code.
+
+Each command imports its stage inside its body: that is for start-up time only
+(``segment`` and ``data check`` should not pay for scikit-learn, MLflow, FastAPI or
+pandas); none of these imports avoids a cycle.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
 import click
 
 from pipeline.config import Params, load_params
-from pipeline.errors import InputError, UserError, atomic_write
+from pipeline.errors import UserError, atomic_write
+from pipeline.schema import SENTENCE_FIELDS
 
 
 class Context:
+    """The options every command shares: the params file, read once when first needed."""
+
     def __init__(self, params_path: str | None):
-        self._path = params_path
+        self.params_path = params_path
         self._params: Params | None = None
 
     @property
     def params(self) -> Params:
         if self._params is None:
-            self._params = load_params(self._path)
+            self._params = load_params(self.params_path)
         return self._params
-
-    def reload(self) -> Params:
-        """Read the params file again (after --search --write-params changed it)."""
-        self._params = None
-        return self.params
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -56,57 +55,6 @@ def run_guarded(fn: Callable[[], int | None]) -> None:
         sys.exit(code)
 
 
-# --------------------------------------------------------------------------- #
-# Reading many inputs, tolerating bad ones
-# --------------------------------------------------------------------------- #
-def iter_documents(paths: Iterable[str], params: Params, errors: list[str], progress: bool = True) -> Iterator:
-    """Yield a Document per readable input; record one message per bad input."""
-    from tqdm import tqdm
-
-    from pipeline.ingest import document_from_text, iter_input_files, read_document
-
-    files: list[Path | str] = []
-    for p in paths:
-        if p == "-":
-            files.append("-")
-        elif not Path(p).exists():
-            errors.append(f"{p}: no such file or directory; check the path.")
-        else:
-            files.extend(iter_input_files([p]))
-    bar = tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 3, file=sys.stderr)
-    for f in bar:
-        try:
-            if f == "-":
-                yield document_from_text(sys.stdin.read(), "stdin")
-            else:
-                yield read_document(f, params.ingest.max_file_mb)
-        except InputError as exc:
-            errors.append(str(exc))
-        except Exception as exc:  # a library failing on a malformed file
-            errors.append(f"{f}: could not be read ({exc.__class__.__name__}: {exc}); check the file.")
-
-
-def write_records(records: list[dict], fmt: str, output: str | None, fields: list[str]) -> None:
-    """Write records as jsonl or csv to a file (atomically) or stdout."""
-    def dump(fh) -> None:
-        if fmt == "jsonl":
-            for r in records:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        else:
-            w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-            w.writeheader()
-            for r in records:
-                w.writerow({k: (";".join(v) if isinstance(v, list) else v) for k, v in r.items()})
-
-    if output and output != "-":
-        with atomic_write(output) as fh:
-            dump(fh)
-    else:
-        buf = io.StringIO()
-        dump(buf)
-        click.echo(buf.getvalue(), nl=False)
-
-
 def report_errors(errors: list[str]) -> int:
     for e in errors:
         click.echo(f"error: {e}", err=True)
@@ -126,9 +74,6 @@ def main(ctx: click.Context, params_path: str | None) -> None:
     ctx.obj = Context(params_path)
 
 
-SEGMENT_FIELDS = ["report", "index", "start", "end", "section", "grade", "kind", "text"]
-
-
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
@@ -141,17 +86,15 @@ def segment(ctx: Context, paths: tuple[str, ...], fmt: str, output: str | None) 
     or '-' for standard input.
     """
     def run() -> int:
-        from pipeline.segment import segment as cut
+        from pipeline.inputs import segment_paths
+        from pipeline.report import write_records
 
-        p = ctx.params
         errors: list[str] = []
-        records = []
-        for doc in iter_documents(paths, p, errors):
-            records.extend(s.to_dict() for s in cut(doc, p.segment.max_sentence_chars, p.segment.heading_max_words))
+        records = segment_paths(paths, ctx.params, errors)
         if not records and not errors:
             raise UserError("the input holds no text to segment; give a report file.")
         if records:
-            write_records(records, fmt, output, SEGMENT_FIELDS)
+            write_records(records, fmt, output, SENTENCE_FIELDS)
         return report_errors(errors)
 
     run_guarded(run)
@@ -170,10 +113,9 @@ def data() -> None:
 def data_build(ctx: Context) -> None:
     """Segment the corpus and seeds into data/build/sentences.jsonl and weak-label them."""
     def run() -> None:
-        from pipeline.data import build_sentences, build_weak_labels
+        from pipeline.data import build_dataset
 
-        out = build_sentences(ctx.params)
-        weak = build_weak_labels(ctx.params)
+        out, weak = build_dataset(ctx.params)
         click.echo(f"wrote {out} and {weak}")
 
     run_guarded(run)
@@ -185,17 +127,10 @@ def data_build(ctx: Context) -> None:
 def data_split(ctx: Context, force: bool) -> None:
     """Create data/split.csv: councils assigned to train/dev/test (fixed seed)."""
     def run() -> None:
-        from pipeline.data import SEED_COUNCIL, council_of, make_split, read_metadata, split_path, write_split
+        from pipeline.data import create_split
 
-        p = ctx.params
-        path = split_path(p)
-        if path.exists() and not force:
-            raise UserError(f"{path}: the split exists and is committed; pass --force to replace it.")
-        meta = read_metadata(p.paths.corpus_metadata)
-        split = make_split([council_of(r, meta) for r in meta] + [SEED_COUNCIL], p.split.seed,
-                           p.split.dev_fraction, p.split.test_fraction)
-        write_split(path, split)
-        click.echo(f"wrote {path} ({len(split)} councils)")
+        path, n = create_split(ctx.params, force)
+        click.echo(f"wrote {path} ({n} councils)")
 
     run_guarded(run)
 
@@ -243,8 +178,7 @@ def data_card(ctx: Context) -> None:
     def run() -> None:
         from pipeline.data import write_data_card
 
-        path = write_data_card(ctx.params)
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {write_data_card(ctx.params)}")
 
     run_guarded(run)
 
@@ -282,21 +216,9 @@ def label_cmd(ctx: Context, reports: tuple[str, ...], uncertain: bool, annotator
     written to the label file at once.
     """
     def run() -> None:
-        from pipeline.annotate import Session, items_from_sentences, run_terminal
-        from pipeline.data import labels_path, load_sentences
+        from pipeline.annotate import open_session, run_terminal
 
-        p = ctx.params
-        rows = load_sentences(p)
-        order = None
-        if uncertain:
-            from pipeline.predict import load_model
-
-            model = load_model(None, p)
-            candidates = [r for r in rows if not reports or r["report"] in reports]
-            order = model.uncertainty_order([r["text"] for r in candidates], [r["id"] for r in candidates],
-                                            [r.get("section", "") for r in candidates])
-        items = items_from_sentences(rows, reports, seed, order)
-        session = Session.open(Path(label_file) if label_file else labels_path(p), items, annotator)
+        session = open_session(ctx.params, reports, uncertain, annotator, Path(label_file) if label_file else None, seed)
         run_terminal(session, ask=lambda q: click.prompt(q, default="", show_default=False), say=click.echo)
 
     run_guarded(run)
@@ -315,17 +237,12 @@ def train(ctx: Context, register: bool, search: bool, write_params: bool) -> Non
     """Train the type and theme classifiers, track the run in MLflow, export the champion to models/."""
     def run() -> None:
         from pipeline.evaluate import summary_table
-        from pipeline.train import configure_tracking, run_search, run_training
+        from pipeline.tracking import train_command
 
-        p = ctx.params
         if write_params and not search:
             raise UserError("--write-params only makes sense with --search.")
-        click.echo(f"MLflow tracking: {configure_tracking(p)}")
-        if search:
-            best, rows = run_search(p, write_params=write_params, log=click.echo)
-            click.echo(f"best on dev: {best}" + (" (written to params.yaml)" if write_params else ""))
-            p = ctx.reload() if write_params else p
-        result = run_training(p, register=register, log=click.echo)
+        p = ctx.params
+        result = train_command(p, register, search, write_params, log=click.echo)
         click.echo("\nDEV\n" + summary_table(result.dev) + "\n\nTEST\n" + summary_table(result.test))
         if register:
             state = "promoted to @" + p.tracking.alias if result.promoted else (
@@ -359,47 +276,26 @@ def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str |
     type_scores, themes, theme_scores and evidence words.
     """
     def run() -> int:
-        from pipeline.predict import flat_record, load_model, summarise, summary_text, tag_document, tag_sentences
+        from pipeline.predict import load_model, tag_paths
+        from pipeline.report import write_output
+        from pipeline.summary import summarise, summary_text
 
         p = ctx.params
-        chosen = fmt or (Path(output).suffix.lstrip(".").lower() if output and output != "-" else "jsonl")
+        to_stdout = not output or output == "-"
+        chosen = fmt or ("jsonl" if to_stdout else Path(output).suffix.lstrip(".").lower())
         if chosen not in PREDICT_FORMATS:
             raise UserError(f"{output}: unknown output format '{chosen}'; use --format {'|'.join(PREDICT_FORMATS)}.")
-        if chosen in ("xlsx", "html") and (not output or output == "-"):
+        if chosen in ("xlsx", "html") and to_stdout:
             raise UserError(f"--format {chosen} needs --output FILE.")
-        model = load_model(model_uri, p)
         errors: list[str] = []
-        records: list[dict] = []
-        if sentences:
-            for path in paths:
-                try:
-                    raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as exc:
-                    errors.append(f"{path}: cannot read sentences ({exc.__class__.__name__}); give a UTF-8 text file.")
-                    continue
-                lines = [ln.strip() for ln in raw.splitlines() if ln.strip()]
-                records.extend(tag_sentences(model, lines, "stdin" if path == "-" else Path(path).stem))
-        else:
-            for doc in iter_documents(paths, p, errors):
-                records.extend(tag_document(model, doc, p))
+        records = tag_paths(load_model(model_uri, p), paths, p, errors, sentences=sentences)
         if not records:
             errors.append("no sentences to tag in the input; give report files or non-empty text.")
             return report_errors(errors)
         summaries = summarise(records)
-        if chosen == "xlsx":
-            from pipeline.report import write_xlsx
-
-            write_xlsx(records, summaries, Path(output))
-        elif chosen == "html":
-            from pipeline.report import write_html
-
-            write_html(records, summaries, Path(output))
-        elif chosen == "csv":
-            write_records([flat_record(r) for r in records], "csv", output, list(flat_record(records[0])))
-        else:
-            write_records(records, "jsonl", output, [])
+        write_output(records, summaries, chosen, output)
         if summary:
-            click.echo(summary_text(summaries), err=bool(not output or output == "-"))
+            click.echo(summary_text(summaries), err=to_stdout)
         return report_errors(errors)
 
     run_guarded(run)
@@ -413,19 +309,10 @@ def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str |
 def evaluate(ctx: Context, file: str, model_uri: str | None, no_section: bool) -> None:
     """Score a labelled CSV or JSONL (columns text, type, themes; optional section) and print the metrics."""
     def run() -> None:
-        from pipeline.evaluate import summary_table
+        from pipeline.evaluate import evaluate_file, summary_table
         from pipeline.predict import load_model
-        from pipeline.train import evaluate_rows
 
-        from pipeline.label import read_eval_file
-
-        rows = read_eval_file(Path(file))
-        if no_section:
-            import dataclasses
-
-            rows = [dataclasses.replace(r, section="") for r in rows]
-        model = load_model(model_uri, ctx.params)
-        metrics, _ = evaluate_rows(model, rows)
+        metrics = evaluate_file(Path(file), lambda: load_model(model_uri, ctx.params), no_section)
         click.echo(summary_table(metrics))
 
     run_guarded(run)
@@ -439,16 +326,13 @@ def evaluate(ctx: Context, file: str, model_uri: str | None, no_section: bool) -
 @click.option("--port", type=int, default=None, help="Port (default: serve.port).")
 @click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
-@click.pass_context
-def serve(cctx: click.Context, host: str | None, port: int | None, model_uri: str | None, workers: int) -> None:
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None, model_uri: str | None, workers: int) -> None:
     """Serve the HTTP API and the web page (http://127.0.0.1:8000/ by default)."""
-    ctx: Context = cctx.obj
-
     def run() -> None:
         from pipeline.serve import run_server
 
-        p = ctx.params
-        run_server(ctx._path, model_uri, host or p.serve.host, port or p.serve.port, workers)
+        run_server(ctx.params, model_uri, host, port, workers)
 
     run_guarded(run)
 
@@ -456,43 +340,6 @@ def serve(cctx: click.Context, host: str | None, port: int | None, model_uri: st
 # --------------------------------------------------------------------------- #
 # analyse / compare
 # --------------------------------------------------------------------------- #
-def _tagged_inputs(paths: Iterable[str], p: Params, model_uri: str | None, errors: list[str]):
-    """Records and text-derived metadata for report files, or records from predict's JSONL."""
-    from pipeline.analyse import is_tagged_jsonl, read_tagged_jsonl, report_metadata_from_text
-    from pipeline.predict import group_by_report, load_model, tag_document
-
-    records: list[dict] = []
-    metas: dict = {}
-    files = []
-    for raw in paths:
-        if is_tagged_jsonl(Path(raw)):
-            recs = read_tagged_jsonl(Path(raw))
-            records.extend(recs)
-            for rep, rr in group_by_report(recs).items():
-                metas[rep] = report_metadata_from_text(rep, "", rr)
-        else:
-            files.append(raw)
-    if files:
-        model = load_model(model_uri, p)
-        for doc in iter_documents(files, p, errors):
-            recs = tag_document(model, doc, p)
-            records.extend(recs)
-            metas[doc.report_id] = report_metadata_from_text(doc.report_id, doc.title, recs)
-    return records, metas
-
-
-def _held_out_reports(p: Params, reports: Iterable[str]) -> set[str] | None:
-    """Reports whose council is outside the model's training split (dev, test, or unknown to it)."""
-    from pipeline.data import council_of, read_metadata, read_split, split_path
-
-    try:
-        split = read_split(split_path(p))
-        meta = read_metadata(p.paths.corpus_metadata)
-    except UserError:
-        return None
-    return {r for r in reports if split.get(council_of(r, meta)) != "train"}
-
-
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--output", "-o", "outdir", required=True, type=click.Path(file_okay=False), help="Output directory.")
@@ -510,27 +357,14 @@ def analyse(ctx: Context, paths: tuple[str, ...], outdir: str, metadata: str | N
     Spearman correlation of net scores with Ofsted's grades where grades are known.
     """
     def run() -> int:
-        from pipeline.analyse import correlation_text, grade_correlations, read_metadata_csv, report_table, write_outputs
+        from pipeline.analyse import analyse_archive, correlation_text
 
-        p = ctx.params
         errors: list[str] = []
-        if engine == "spark":
-            from pipeline.spark import tag_with_spark
-
-            records, metas = tag_with_spark(paths, p, model_uri, spark_master, errors)
-        else:
-            records, metas = _tagged_inputs(paths, p, model_uri, errors)
-        if not records:
-            errors.append("nothing to analyse: no readable reports or tagged sentences in the input.")
-            return report_errors(errors)
-        if metadata:
-            given = read_metadata_csv(Path(metadata))
-            metas.update({k: v for k, v in given.items() if k in metas})
-        rows = report_table(records, metas)
-        corrs = grade_correlations(rows, _held_out_reports(p, [r["report"] for r in rows]))
-        written = write_outputs(records, metas, Path(outdir), corrs)
-        click.echo(f"{len(rows)} reports, {len(records)} sentences -> {written['index'].parent}")
-        click.echo(correlation_text(corrs))
+        result = analyse_archive(paths, Path(outdir), ctx.params, errors, Path(metadata) if metadata else None,
+                                 model_uri, engine, spark_master)
+        if result is not None:
+            click.echo(f"{len(result.reports)} reports, {result.sentences} sentences -> {result.written['index'].parent}")
+            click.echo(correlation_text(result.correlations))
         return report_errors(errors)
 
     run_guarded(run)
@@ -545,15 +379,12 @@ def analyse(ctx: Context, paths: tuple[str, ...], outdir: str, metadata: str | N
 def compare(ctx: Context, report_a: str, report_b: str, output: str | None, model_uri: str | None) -> None:
     """What changed between two reports of a council, theme by theme (A earlier, B later)."""
     def run() -> int:
-        from pipeline.analyse import compare_html, compare_reports, compare_text
+        from pipeline.analyse import compare_html, compare_paths, compare_text
 
-        p = ctx.params
         errors: list[str] = []
-        ra, _ = _tagged_inputs([report_a], p, model_uri, errors)
-        rb, _ = _tagged_inputs([report_b], p, model_uri, errors)
-        if errors:
+        changes = compare_paths(report_a, report_b, ctx.params, model_uri, errors)
+        if changes is None:
             return report_errors(errors)
-        changes = compare_reports(ra, rb)
         name_a, name_b = Path(report_a).stem, Path(report_b).stem
         click.echo(compare_text(name_a, name_b, changes))
         if output:

@@ -8,6 +8,7 @@ behaves the same from any working directory.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,8 @@ def load_params(path: Path | str | None = None) -> Params:
 @lru_cache(maxsize=4)
 def default_params() -> Params:
     return load_params(DEFAULT_PARAMS)
+
+
+def tracking_uri(params: Params) -> str:
+    """Where MLflow runs and the registry live: MLFLOW_TRACKING_URI, else the project's local SQLite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{params.paths.mlflow_db}"

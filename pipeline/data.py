@@ -5,24 +5,39 @@
   by ``ofsted-tagger data build`` in about half a minute).
 - ``make_split``: a fixed group split by local authority, committed as
   ``data/split.csv``; no council is on two sides.
-- ``sample_batch``: sentences to hand-label, stratified over reports, years and
-  sections, with neighbours for context.
+- ``read_metadata``: the report metadata CSV (council, inspection date, grades).
 """
 
 from __future__ import annotations
 
+import collections
 import csv
+import glob
 import hashlib
 import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from pipeline.config import Params
 from pipeline.errors import UserError, atomic_write
 from pipeline.ingest import read_document
+from pipeline.inputs import progress_bar
+from pipeline.label import (
+    LABEL_FIELDS,
+    LabelRow,
+    Unit,
+    lf_stats,
+    lf_weights,
+    parse_themes,
+    read_labels,
+    rewrite_labels,
+    validate_row,
+    weak_label,
+)
+from pipeline.schema import JUDGEMENTS, THEMES, TYPES, normalise_grade, parse_grade
 from pipeline.segment import segment
 
 SPLITS = ("train", "dev", "test")
@@ -35,31 +50,40 @@ def sentence_id(report: str, text: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReportMeta:
-    report_id: str
-    local_authority: str
-    publication_date: str
-    framework: str
-    overall_effectiveness: str
+    """What is known of a report besides its text: its council, inspection date and grades."""
+
+    report: str
+    council: str = ""
+    date: str = ""  # ISO date of the inspection's end (else publication)
+    grades: dict[str, str | None] = field(default_factory=dict)  # JUDGEMENTS key -> GRADE_SCORE key or None
 
 
 def read_metadata(path: Path) -> dict[str, ReportMeta]:
+    """Report metadata from a CSV like ``shared/corpus/reports.csv`` (report_id, local_authority,
+    inspection_end or publication_date, one column per judgement)."""
     if not path.is_file():
-        raise UserError(f"{path}: report metadata not found; set paths.corpus_metadata in params.yaml.")
+        raise UserError(f"{path}: report metadata not found; give a CSV like shared/corpus/reports.csv "
+                        "(paths.corpus_metadata in params.yaml, or --metadata).")
+    out = {}
     with path.open(encoding="utf-8", newline="") as fh:
-        return {
-            r["report_id"]: ReportMeta(
-                r["report_id"], r["local_authority"], r["publication_date"], r["framework"], r["overall_effectiveness"]
-            )
-            for r in csv.DictReader(fh)
-        }
+        reader = csv.DictReader(fh)
+        if "report_id" not in (reader.fieldnames or []):
+            raise UserError(f"{path}:1: needs a report_id column (and local_authority, dates, grades).")
+        for r in reader:
+            date = r.get("inspection_end") or ""
+            m = re.match(r"(\d{2})/(\d{2})/(\d{4})", date)
+            date = f"{m.group(3)}-{m.group(2)}-{m.group(1)}" if m else (r.get("publication_date") or "")
+            out[r["report_id"]] = ReportMeta(r["report_id"], (r.get("local_authority") or "").strip().lower(), date,
+                                             {k: normalise_grade(r.get(k)) for k in JUDGEMENTS})
+    return out
 
 
 def council_of(report_id: str, meta: dict[str, ReportMeta]) -> str:
     """The local authority of a report; seed articles form their own group."""
     if report_id in meta:
-        return meta[report_id].local_authority
+        return meta[report_id].council
     m = re.match(r"^(.*)_\d{4}-\d{2}-\d{2}$", report_id)
     return m.group(1).replace("_", " ") if m else SEED_COUNCIL
 
@@ -77,13 +101,12 @@ def sentences_path(params: Params) -> Path:
 
 
 def build_sentences(params: Params, files: Iterable[Path] | None = None, progress: bool = True) -> Path:
-    """Ingest and segment the corpus and seeds into ``data/build/sentences.jsonl``."""
-    from tqdm import tqdm
-
+    """Ingest and segment the corpus and seeds into ``data/build/sentences.jsonl``
+    (a progress bar only when stderr is a terminal)."""
     files = list(files) if files is not None else corpus_files(params)
     out = sentences_path(params)
     with atomic_write(out) as fh:
-        for f in tqdm(files, desc="segment", unit="report", disable=not progress):
+        for f in (progress_bar(files, "segment", "report", minimum=1) if progress else files):
             rid = f.stem if f.parent != params.paths.seeds else f"seed_{f.stem}"
             doc = read_document(f, params.ingest.max_file_mb, report_id=rid)
             for s in segment(doc, params.segment.max_sentence_chars, params.segment.heading_max_words):
@@ -130,6 +153,18 @@ def write_split(path: Path, split: dict[str, str]) -> None:
             w.writerow([k, v])
 
 
+def create_split(params: Params, force: bool = False) -> tuple[Path, int]:
+    """Write the council split from the report metadata (fixed seed); refuses to replace it without ``force``."""
+    path = split_path(params)
+    if path.exists() and not force:
+        raise UserError(f"{path}: the split exists and is committed; pass --force to replace it.")
+    meta = read_metadata(params.paths.corpus_metadata)
+    split = make_split([council_of(r, meta) for r in meta] + [SEED_COUNCIL], params.split.seed,
+                       params.split.dev_fraction, params.split.test_fraction)
+    write_split(path, split)
+    return path, len(split)
+
+
 def read_split(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise UserError(f"{path}: split file missing; run 'ofsted-tagger data split' to create it.")
@@ -146,27 +181,6 @@ def with_context(rows: list[dict]) -> Iterator[dict]:
         prev = rows[i - 1]["text"] if i and rows[i - 1]["report"] == r["report"] else ""
         nxt = rows[i + 1]["text"] if i + 1 < len(rows) and rows[i + 1]["report"] == r["report"] else ""
         yield {**r, "prev": prev, "next": nxt}
-
-
-def sample_batch(
-    rows: list[dict], reports: list[str], per_report: int, exclude: set[str], seed: int
-) -> list[dict]:
-    """Up to ``per_report`` sentences from each report, spread over its length."""
-    rng = random.Random(seed)
-    by_report: dict[str, list[dict]] = {}
-    for r in with_context(rows):
-        if r["report"] in reports and r["id"] not in exclude and len(r["text"]) > 1:
-            by_report.setdefault(r["report"], []).append(r)
-    out = []
-    for rep in reports:
-        cand = by_report.get(rep, [])
-        if len(cand) <= per_report:
-            out.extend(cand)
-            continue
-        step = len(cand) / per_report
-        picks = [cand[min(len(cand) - 1, int(i * step + rng.random() * step))] for i in range(per_report)]
-        out.extend({p["id"]: p for p in picks}.values())
-    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -198,8 +212,6 @@ def merge_batches(params: Params) -> int:
     Rows written by the annotation tool (source not starting with 'batch_') are kept.
     Returns the number of rows written.
     """
-    from pipeline.label import LabelRow, parse_themes, read_labels, rewrite_labels
-
     base = params.paths.data / "labels"
     inputs = _batch_inputs(base / "batches")
     adjudicated = _read_decisions(base / "adjudicated.csv") if (base / "adjudicated.csv").is_file() else {}
@@ -228,10 +240,6 @@ class CheckResult:
 
 def check_data(params: Params) -> CheckResult:
     """Schema, allowed labels, duplicates, empty text and split leakage of the committed data."""
-    import collections
-
-    from pipeline.label import LABEL_FIELDS, THEMES, TYPES, validate_row
-
     errors: list[str] = []
     warnings: list[str] = []
     path = labels_path(params)
@@ -300,9 +308,7 @@ def check_data(params: Params) -> CheckResult:
 
 def agreement(primary: dict[str, tuple[str, str]], second: dict[str, tuple[str, str]]) -> dict:
     """Cohen's kappa for type and per-theme agreement between two independent labellings."""
-    from sklearn.metrics import cohen_kappa_score
-
-    from pipeline.label import THEMES
+    from sklearn.metrics import cohen_kappa_score  # lazy: scikit-learn costs ~1 s of start-up for every data command
 
     ids = sorted(set(primary) & set(second))
     if not ids:
@@ -333,9 +339,6 @@ def weak_path(params: Params) -> Path:
 
 
 def _units_and_gold(params: Params, splits: tuple[str, ...] = SPLITS):
-    from pipeline.label import Unit, read_labels
-    from pipeline.segment import parse_grade
-
     meta = read_metadata(params.paths.corpus_metadata)
     split = read_split(split_path(params))
     rows = [r for r in read_labels(labels_path(params)) if split.get(council_of(r.report, meta)) in splits]
@@ -344,16 +347,12 @@ def _units_and_gold(params: Params, splits: tuple[str, ...] = SPLITS):
 
 
 def weak_label_stats(params: Params, splits: tuple[str, ...] = ("train",)):
-    from pipeline.label import lf_stats
-
     units, gold = _units_and_gold(params, splits)
     return lf_stats(units, gold)
 
 
 def build_weak_labels(params: Params) -> Path:
     """Weak label (or abstain) for every corpus sentence, weights measured on train-split hand labels."""
-    from pipeline.label import Unit, lf_weights, weak_label
-
     weights = lf_weights(weak_label_stats(params, ("train",)))
     out = weak_path(params)
     with atomic_write(out) as fh:
@@ -364,11 +363,14 @@ def build_weak_labels(params: Params) -> Path:
     return out
 
 
+def build_dataset(params: Params) -> tuple[Path, Path]:
+    """``data build``: the sentence corpus, then its weak labels."""
+    return build_sentences(params), build_weak_labels(params)
+
+
 def weak_label_report(params: Params) -> list[str]:
     """Coverage/accuracy of each labelling function and of the combined vote, on dev hand labels
     (weights measured on train)."""
-    from pipeline.label import lf_stats, lf_weights, weak_label
-
     weights = lf_weights(weak_label_stats(params, ("train",)))
     units, gold = _units_and_gold(params, ("dev",))
     lines = [f"{'labelling function':28s} {'coverage':>8s} {'accuracy':>8s} {'fired':>6s}   (dev hand labels, n={len(gold)})"]
@@ -383,8 +385,6 @@ def weak_label_report(params: Params) -> list[str]:
 
 def write_data_card(params: Params) -> Path:
     """Regenerate the figures section of data/README.md between its markers."""
-    import glob
-
     result = check_data(params)
     if result.errors:
         raise UserError(f"{labels_path(params)}: data check fails ({result.errors[0]}); fix the data first.")

@@ -9,12 +9,16 @@ benchmarks, so every figure is computed in one place.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from pipeline.label import THEMES, TYPES
+from pipeline.label import LabelRow, read_eval_file
+from pipeline.model import Prediction, TaggerModel
+from pipeline.schema import THEMES, TYPES, theme_matrix
 
 
 def expected_calibration_error(proba: np.ndarray, gold_idx: np.ndarray, bins: int = 15) -> float:
@@ -31,8 +35,6 @@ def expected_calibration_error(proba: np.ndarray, gold_idx: np.ndarray, bins: in
 
 
 def type_metrics(gold: Sequence[str], pred: Sequence[str], proba: np.ndarray | None = None) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
     p, r, f, s = precision_recall_fscore_support(gold, pred, labels=list(TYPES), zero_division=0)
     out: dict[str, float] = {
         "type_macro_f1": float(np.mean(f)),
@@ -52,19 +54,8 @@ def type_metrics(gold: Sequence[str], pred: Sequence[str], proba: np.ndarray | N
     return out
 
 
-def theme_matrix(themes: Sequence[Sequence[str]]) -> np.ndarray:
-    m = np.zeros((len(themes), len(THEMES)), dtype=int)
-    index = {t: i for i, t in enumerate(THEMES)}
-    for r, ts in enumerate(themes):
-        for t in ts:
-            m[r, index[t]] = 1
-    return m
-
-
 def theme_metrics(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
                   scores: np.ndarray | None = None) -> dict[str, float]:
-    from sklearn.metrics import f1_score
-
     g, p = theme_matrix(gold), theme_matrix(pred)
     out = {
         "theme_micro_f1": float(f1_score(g, p, average="micro", zero_division=0)),
@@ -81,6 +72,23 @@ def theme_metrics(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
 
 def all_metrics(gold_types, pred_types, proba, gold_themes, pred_themes, theme_scores) -> dict[str, float]:
     return {**type_metrics(gold_types, pred_types, proba), **theme_metrics(gold_themes, pred_themes, theme_scores)}
+
+
+def evaluate_rows(model: TaggerModel, rows: Sequence[LabelRow]) -> tuple[dict[str, float], Prediction]:
+    """Every metric for labelled rows scored by ``model``, and its predictions."""
+    pred = model.predict([r.text for r in rows], [r.section for r in rows], evidence=False)
+    metrics = all_metrics([r.type for r in rows], pred.types, pred.type_scores,
+                          [r.themes for r in rows], pred.themes, pred.theme_scores)
+    return metrics, pred
+
+
+def evaluate_file(path: Path, model: Callable[[], TaggerModel], no_section: bool = False) -> dict[str, float]:
+    """The ``evaluate`` command: a labelled CSV/JSONL (checked first) scored by ``model()``."""
+    rows = read_eval_file(path)
+    if no_section:
+        rows = [dataclasses.replace(r, section="") for r in rows]
+    metrics, _ = evaluate_rows(model(), rows)
+    return metrics
 
 
 def summary_table(metrics: dict[str, float]) -> str:
@@ -103,11 +111,10 @@ def summary_table(metrics: dict[str, float]) -> str:
 
 
 def plot_confusion(gold: Sequence[str], pred: Sequence[str], path: Path, title: str) -> Path:
-    import matplotlib
+    import matplotlib  # lazy: charts are drawn only by training; matplotlib costs start-up time
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import confusion_matrix
 
     cm = confusion_matrix(gold, pred, labels=list(TYPES))
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
@@ -127,7 +134,7 @@ def plot_confusion(gold: Sequence[str], pred: Sequence[str], path: Path, title: 
 
 
 def plot_theme_f1(metrics: dict[str, float], path: Path, title: str) -> Path:
-    import matplotlib
+    import matplotlib  # lazy, as above
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

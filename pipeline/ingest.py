@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from pipeline.errors import InputError
+from pipeline.schema import HEADING_RE
+from pipeline.schema import HEADING_START_RE as _HEADING_START_RE
 
 SUPPORTED_SUFFIXES = {".pdf", ".txt", ".text", ".md", ".html", ".htm", ".docx"}
 
@@ -78,39 +80,7 @@ _BOILERPLATE_LINE = re.compile(
     r"www\.gov\.uk/ofsted|Crown copyright \d{4}|Reference no:.*|No\. \d{6}|Interested in our work\?.*)\s*$",
     re.I,
 )
-# Section headings of Ofsted reports (all frameworks since 2013); a line that starts
-# one of these always starts a new block, and segment.py attaches sentences to them.
-HEADING_PATTERNS: tuple[str, ...] = (
-    r"What (?:needs|does the local authority need) to improve(?: in this area of social work practice)?\??",
-    r"What needs to (?:happen|improve) next\??",
-    r"Areas? for (?:improvement|priority action|development)",
-    r"Priority and immediate action",
-    r"Recommendations?",
-    r"(?:The )?local authority[’']s strengths",
-    r"Strengths",
-    r"(?:Executive )?[Ss]ummary(?: of findings)?",
-    r"Section \d+: .{3,100}",
-    r"(?:Headline|Main|Inspection|Key) findings",
-    r"Findings(?: and evaluation of progress)?",
-    r"Evaluation of progress",
-    r"Overview",
-    r"Information about this (?:inspection|local authority area|visit)",
-    r"Inspection judgements about the local authority",
-    r"The experiences and progress of (?:children who need help and protection|children in care(?: and care leavers)?"
-    r"|care leavers)(?::\s*[A-Za-z ]+)?",
-    r"The impact of leaders on social work practice with children and families(?::\s*[A-Za-z ]+)?",
-    r"(?:\d\.(?:\d\s)?\s*)?(?:Children who need help and protection|Children looked after and achieving permanence"
-    r"|Leadership,? management and governance|Adoption performance|Experiences and progress of care leavers)"
-    r"(?:\s+(?:Good|Outstanding|Inadequate|Requires improvement(?: to be good)?))?",
-    r"Overall effectiveness(?::?\s*[A-Za-z ]+)?",
-)
-HEADING_RE = re.compile(r"^\s*(?:" + "|".join(HEADING_PATTERNS) + r")\s*$", re.I)
-_HEADING_START_RE = re.compile(
-    r"^\s*(?:What needs to improve|What does the local authority need|Areas? for (?:improvement|priority)"
-    r"|Recommendations\s*$|The experiences and progress of|The impact of leaders on social work practice"
-    r"|The local authority[’']s strengths)",
-    re.I,
-)
+# Section headings (HEADING_RE, HEADING_START_RE) are in pipeline.schema, the one section table.
 _SEPARATOR = re.compile(r"^[\s_\-–—]{3,}$")
 _SOFT_BREAK = "\ufffe"  # pdfium marks a hyphen at a line break with U+FFFE
 

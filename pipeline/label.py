@@ -1,6 +1,6 @@
 """Label: the codebook's label set, the hand-label file, and weak labels.
 
-- :data:`TYPES` and :data:`THEMES` are exactly those of ``shared/spec/codebook.md``.
+- The label set (:data:`~pipeline.schema.TYPES`, :data:`~pipeline.schema.THEMES`) is in :mod:`pipeline.schema`.
 - :class:`LabelRow` is one hand-labelled sentence; :func:`read_labels` /
   :func:`append_label` / :func:`rewrite_labels` are the only code that touches
   the label file (``data/labels/hand.csv``), and :func:`validate_row` the only
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -21,29 +22,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pipeline.errors import UserError, atomic_write
+from pipeline.schema import MAX_THEMES, THEMES, TYPES, section_leans
 
-TYPES: tuple[str, ...] = ("strength", "weakness", "recommendation", "neutral")
-THEMES: tuple[str, ...] = (
-    "leadership_governance",
-    "performance_quality_assurance",
-    "workforce",
-    "management_oversight",
-    "front_door",
-    "early_help",
-    "assessment_planning",
-    "child_protection",
-    "domestic_abuse_neglect",
-    "missing_exploitation",
-    "disabled_children",
-    "children_in_care",
-    "fostering_adoption",
-    "care_leavers",
-    "partnership",
-    "voice_of_child",
-    "allegations",
-    "vulnerable_groups",
-)
-MAX_THEMES = 3
 LABEL_FIELDS = ("id", "report", "section", "text", "type", "themes", "source")
 ABSTAIN = None
 
@@ -161,11 +141,6 @@ class Unit:
 
 LabellingFunction = Callable[[Unit], str | None]
 
-_IMPROVE_SECTION = re.compile(
-    r"(?i)what (?:needs|does the local authority need) to improve|areas? for (?:improvement|priority action)"
-    r"|^recommendations?$|priority and immediate action|should focus on"
-)
-_STRENGTH_SECTION = re.compile(r"(?i)local authority[’']s strengths|^strengths$")
 _WEAK_CUES = re.compile(
     r"(?i)\bnot (?:always|consistently|yet|sufficiently|all|routinely|fully|well enough|effective)\b|\btoo (?:many|few|long|slow|often|much|late)\b"
     r"|\binconsisten|\bdelay|\bdrift\b|\bpoor\b|\bweak(?:ness|nesses)?\b|\black(?:s|ing)?\b|\binsufficient|\bvariable\b"
@@ -192,7 +167,7 @@ _NEUTRAL_CUES = re.compile(
 
 def lf_improvement_section(u: Unit) -> str | None:
     """Items under "What needs to improve?", "Areas for improvement", "Recommendations" are recommendations."""
-    if u.kind != "heading" and _IMPROVE_SECTION.search(u.section or ""):
+    if u.kind != "heading" and section_leans(u.section, "recommendation"):
         return "recommendation"
     return ABSTAIN
 
@@ -204,12 +179,12 @@ def lf_heading(u: Unit) -> str | None:
 
 def lf_strengths_section(u: Unit) -> str | None:
     """Sentences under "The local authority's strengths" lean strength."""
-    return "strength" if _STRENGTH_SECTION.search(u.section or "") and u.kind != "heading" else ABSTAIN
+    return "strength" if section_leans(u.section, "strength") and u.kind != "heading" else ABSTAIN
 
 
 def lf_section_grade(u: Unit) -> str | None:
     """A section judged outstanding leans strength; inadequate leans weakness."""
-    if u.kind == "heading" or _IMPROVE_SECTION.search(u.section or ""):
+    if u.kind == "heading" or section_leans(u.section, "recommendation"):
         return ABSTAIN
     if u.grade == "outstanding":
         return "strength"
@@ -328,8 +303,6 @@ def weak_label(u: Unit, weights: dict[str, float] | None = None) -> tuple[str | 
 def read_eval_file(path: Path) -> list[LabelRow]:
     """A labelled evaluation file (CSV or JSONL): ``text``, ``type``, ``themes`` (list or ';'-joined),
     optional ``section``, ``report``, ``id``. Bad rows raise a UserError naming file and line."""
-    import json
-
     if not path.is_file():
         raise UserError(f"{path}: no such file; give a labelled CSV or JSONL.")
     raws: list[tuple[int, dict]] = []

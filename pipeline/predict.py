@@ -1,38 +1,41 @@
-"""Predict: load a trained tagger and tag reports or sentences.
+"""Predict: load a trained tagger and tag reports or sentences into output records.
 
 - :func:`load_model` takes ``None`` (the exported champion in ``models/``), a
   ``models/`` directory or ``.joblib`` file, or an MLflow URI
   (``models:/ofsted-tagger@champion``, ``runs:/...``) and returns a
-  :class:`~pipeline.train.TaggerModel`, with one clear message when it cannot.
-- :func:`tag_sentences` / :func:`tag_document` turn text into output records;
-  :func:`summarise` counts types per theme for a report.
-- :class:`TaggerPyfunc` is the MLflow pyfunc: segmentation + both classifiers
-  in one model, so ``mlflow models serve`` tags whole reports.
+  :class:`~pipeline.model.TaggerModel`, with one clear message when it cannot.
+  Models saved before :mod:`pipeline.model` existed load too.
+- :func:`tag_sentences` / :func:`tag_document` / :func:`tag_paths` turn text into
+  records shaped by :data:`pipeline.schema.RECORD`; :func:`score_fields` formats the
+  model's part of a record for every engine.
+
+Summaries are :mod:`pipeline.summary`'s; the MLflow pyfunc is :mod:`pipeline.tracking`'s.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import mlflow.pyfunc
-import pydantic
+import sklearn
 
-from pipeline.config import Params
+from pipeline.config import Params, tracking_uri
 from pipeline.errors import UserError
-from pipeline.ingest import Document, document_from_text
-from pipeline.label import THEMES, TYPES
-from pipeline.segment import Sentence, segment
+from pipeline.ingest import Document
+from pipeline.inputs import iter_documents, read_sentence_lines
+from pipeline.model import NotATaggerModel, Prediction, TaggerModel
+from pipeline.schema import SENTENCE_FIELDS, THEMES, TYPES, Sentence
+from pipeline.segment import segment
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
-RECORD_FIELDS = [
-    "report", "index", "section", "grade", "text", "type", "confidence", "themes", "evidence",
-    *[f"p_{t}" for t in TYPES], *[f"p_{t}" for t in THEMES],
-]
+MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+PYFUNC_MODEL_FILE = Path("artifacts") / MODEL_FILE  # where an MLflow pyfunc model keeps the tagger
 
 
 # --------------------------------------------------------------------------- #
@@ -42,19 +45,17 @@ def champion_dir(params: Params) -> Path:
     return params.paths.models / "champion"
 
 
-def _load_joblib(path: Path):
-    import joblib
-    import sklearn
+def read_card(model_dir: Path) -> dict:
+    path = model_dir / CARD_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
-    from pipeline.train import TaggerModel
 
-    card_path = path.parent / CARD_FILE
-    card = {}
-    if card_path.is_file():
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            card = {}
+def load_model_file(path: Path) -> TaggerModel:
+    """The tagger in a model.joblib; warns if it was built with another scikit-learn."""
+    try:
+        card = read_card(path.parent)
+    except json.JSONDecodeError:
+        card = {}
     built_with = card.get("versions", {}).get("scikit-learn")
     if built_with and built_with != sklearn.__version__:
         warnings.warn(
@@ -65,48 +66,57 @@ def _load_joblib(path: Path):
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Trying to unpickle estimator.*")
-            model = joblib.load(path)
+            return TaggerModel.load(path)
+    except NotATaggerModel as exc:
+        raise UserError(f"{path}: holds a {exc}, not an ofsted-tagger model; give a models/ directory.")
     except Exception as exc:  # truncated, wrong format, incompatible pickle
         raise UserError(f"{path}: not a loadable model ({exc.__class__.__name__}); retrain with 'ofsted-tagger train'.")
-    if not isinstance(model, TaggerModel):
-        raise UserError(f"{path}: holds a {type(model).__name__}, not an ofsted-tagger model; give a models/ directory.")
-    return model
 
 
-def load_model(uri: str | None, params: Params):
+def _load_mlflow_model(uri: str, params: Params) -> TaggerModel:
+    """The tagger inside a logged MLflow pyfunc model (its model.joblib artifact, read without
+    unpickling the pyfunc wrapper, so models logged by older versions load too)."""
+    # lazy: MLflow costs ~2 s of start-up and is needed only for MLflow URIs
+    import mlflow
+
+    if not sys.stderr.isatty():  # MLflow's download progress bars only on a terminal, as ours
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    store = tracking_uri(params)  # runs:/ and models:/ resolve against the global URIs
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
+    with tempfile.TemporaryDirectory(prefix="ofsted-tagger-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+        except Exception as exc:
+            raise UserError(f"{uri}: cannot load this MLflow model ({exc.__class__.__name__}: {str(exc)[:160]}); "
+                            "check the name/alias with the MLflow UI or train one.")
+        if not (local / PYFUNC_MODEL_FILE).is_file():
+            raise UserError(f"{uri}: not an ofsted-tagger MLflow model (no {PYFUNC_MODEL_FILE}); "
+                            "give models:/NAME@ALIAS or runs:/RUN_ID/model of a training run.")
+        return load_model_file(local / PYFUNC_MODEL_FILE)
+
+
+def load_model(uri: str | None, params: Params) -> TaggerModel:
     """The tagger at ``uri`` (see module doc); raises UserError with what to do."""
     if uri is None:
         path = champion_dir(params) / MODEL_FILE
         if not path.is_file():
             raise UserError(f"{path}: no trained model yet; run 'ofsted-tagger train' first (or pass --model).")
-        return _load_joblib(path)
-    if uri.startswith(("models:/", "runs:/", "mlflow-artifacts:/")):
-        from pipeline.train import configure_tracking
-
-        configure_tracking(params)
-        try:
-            loaded = mlflow.pyfunc.load_model(uri)
-        except Exception as exc:
-            raise UserError(f"{uri}: cannot load this MLflow model ({exc.__class__.__name__}: {str(exc)[:160]}); "
-                            "check the name/alias with the MLflow UI or train one.")
-        return loaded.unwrap_python_model().model
+        return load_model_file(path)
+    if uri.startswith(MLFLOW_SCHEMES):
+        return _load_mlflow_model(uri, params)
     path = Path(uri)
     if path.is_dir():
         path = path / MODEL_FILE
     if not path.is_file():
         raise UserError(f"{path}: no such model file; give a models/ directory, a .joblib file or models:/NAME@ALIAS.")
-    return _load_joblib(path)
-
-
-def read_card(model_dir: Path) -> dict:
-    path = model_dir / CARD_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return load_model_file(path)
 
 
 # --------------------------------------------------------------------------- #
 # Tagging
 # --------------------------------------------------------------------------- #
-def score_fields(pred, i: int) -> dict[str, Any]:
+def score_fields(pred: Prediction, i: int) -> dict[str, Any]:
     """The model's part of sentence ``i``'s output record (every engine formats it here)."""
     return {
         "type": pred.types[i],
@@ -118,123 +128,27 @@ def score_fields(pred, i: int) -> dict[str, Any]:
     }
 
 
-def _records(model, units: Sequence[Sentence]) -> list[dict[str, Any]]:
+def tag_units(model: TaggerModel, units: Sequence[Sentence]) -> list[dict[str, Any]]:
+    """Output records of segmented units, in order."""
     pred = model.predict([u.text for u in units], [u.section for u in units])
-    return [{"report": u.report, "index": u.index, "start": u.start, "end": u.end, "section": u.section,
-             "grade": u.grade, "kind": u.kind, "text": u.text, **score_fields(pred, i)}
-            for i, u in enumerate(units)]
+    return [{**{f: getattr(u, f) for f in SENTENCE_FIELDS}, **score_fields(pred, i)} for i, u in enumerate(units)]
 
 
-def tag_sentences(model, sentences: Sequence[str], report: str = "sentences") -> list[dict[str, Any]]:
+def tag_sentences(model: TaggerModel, sentences: Sequence[str], report: str = "sentences") -> list[dict[str, Any]]:
     """Tag pre-cut sentences, in input order, with no section context."""
     units = [Sentence(report, i, 0, len(s), "", None, s.strip(), "sentence") for i, s in enumerate(sentences)]
-    return _records(model, units)
+    return tag_units(model, units)
 
 
-def tag_document(model, doc: Document, params: Params) -> list[dict[str, Any]]:
-    units = segment(doc, params.segment.max_sentence_chars, params.segment.heading_max_words)
-    return _records(model, units)
+def tag_document(model: TaggerModel, doc: Document, params: Params) -> list[dict[str, Any]]:
+    """Segment a document and tag every unit."""
+    return tag_units(model, segment(doc, params.segment.max_sentence_chars, params.segment.heading_max_words))
 
 
-@dataclass(frozen=True)
-class Summary:
-    report: str
-    sentences: int
-    by_type: dict[str, int]
-    by_theme: dict[str, dict[str, int]]  # theme -> type -> count
-
-    def net_score(self) -> float | None:
-        s, w = self.by_type.get("strength", 0), self.by_type.get("weakness", 0)
-        return (s - w) / (s + w) if s + w else None
-
-
-def count_types(records: Iterable[dict[str, Any]]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Sentences per type, and per theme x type, in one pass."""
-    by_type = {t: 0 for t in TYPES}
-    by_theme = {th: {t: 0 for t in TYPES} for th in THEMES}
-    for r in records:
-        by_type[r["type"]] += 1
-        for th in r["themes"]:
-            by_theme[th][r["type"]] += 1
-    return by_type, by_theme
-
-
-def group_by_report(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Records per report, reports in order of first appearance."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        out.setdefault(r["report"], []).append(r)
-    return out
-
-
-def summarise(records: Iterable[dict[str, Any]]) -> list[Summary]:
-    """Counts of strengths/weaknesses/recommendations/neutral per theme, per report."""
-    out = []
-    for rep, rows in group_by_report(records).items():
-        by_type, by_theme = count_types(rows)
-        out.append(Summary(rep, len(rows), by_type, by_theme))
-    return out
-
-
-def summary_text(summaries: Sequence[Summary]) -> str:
-    """The per-report summary table printed at the end of ``predict``."""
-    lines = []
-    for s in summaries:
-        net = s.net_score()
-        lines.append(
-            f"{s.report}: {s.sentences} sentences — strengths {s.by_type['strength']}, weaknesses "
-            f"{s.by_type['weakness']}, recommendations {s.by_type['recommendation']}, neutral {s.by_type['neutral']}"
-            + (f", net score {net:+.2f}" if net is not None else "")
-        )
-        lines.append(f"  {'theme':31s} {'strength':>8s} {'weakness':>8s} {'recommend':>9s}")
-        for th in THEMES:
-            c = s.by_theme[th]
-            if c["strength"] or c["weakness"] or c["recommendation"]:
-                lines.append(f"  {th:31s} {c['strength']:8d} {c['weakness']:8d} {c['recommendation']:9d}")
-    return "\n".join(lines)
-
-
-def flat_record(r: dict[str, Any]) -> dict[str, Any]:
-    """One record as flat columns (csv, xlsx): scores spread into p_<label> columns."""
-    out = {k: r[k] for k in ("report", "index", "section", "grade", "text", "type", "confidence")}
-    out["themes"] = ";".join(r["themes"])
-    out["evidence"] = ";".join(r["evidence"])
-    for t, v in r["type_scores"].items():
-        out[f"p_{t}"] = v
-    for t, v in r["theme_scores"].items():
-        out[f"p_{t}"] = v
-    return out
-
-
-# --------------------------------------------------------------------------- #
-# The MLflow pyfunc: segmentation + both classifiers in one model
-# --------------------------------------------------------------------------- #
-class TagRequest(pydantic.BaseModel):
-    """One input row: a whole report's text (mode 'report') or one sentence (mode 'sentence')."""
-
-    text: str
-    mode: str = "report"
-    report: str = "report"
-
-
-class TaggerPyfunc(mlflow.pyfunc.PythonModel):
-    """Tags report text or single sentences; input is a list of TagRequest-shaped dicts."""
-
-    def load_context(self, context) -> None:
-        import joblib
-
-        self.model = joblib.load(context.artifacts["tagger"])
-        self.segment_params = json.loads(Path(context.artifacts["segment_params"]).read_text())
-
-    def predict(self, context, model_input: list[TagRequest], params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        sentences = [r for r in model_input if r.mode == "sentence"]
-        if sentences:
-            out.extend(tag_sentences(self.model, [r.text for r in sentences], sentences[0].report))
-        for r in model_input:
-            if r.mode == "sentence":
-                continue
-            doc = document_from_text(r.text, r.report)
-            units = segment(doc, self.segment_params["max_sentence_chars"], self.segment_params["heading_max_words"])
-            out.extend(_records(self.model, units))
-        return out
+def tag_paths(model: TaggerModel, paths: Iterable[str], params: Params, errors: list[str],
+              sentences: bool = False) -> list[dict[str, Any]]:
+    """Records for report files/directories/``-`` (or, with ``sentences``, one sentence a line);
+    one message in ``errors`` per unreadable input."""
+    if sentences:
+        return [r for name, lines in read_sentence_lines(paths, errors) for r in tag_sentences(model, lines, name)]
+    return [r for doc in iter_documents(paths, params, errors) for r in tag_document(model, doc, params)]

@@ -1,6 +1,8 @@
-"""Report: tagged records written for people (xlsx workbook, self-contained HTML page).
+"""Report: tagged records written out — JSONL and CSV for programs, xlsx and HTML for people.
 
-The HTML page colours each sentence by type, shows theme chips and evidence
+:func:`write_records` writes JSONL or CSV to a file (atomically) or a stream, with
+columns from :mod:`pipeline.schema`; :func:`write_xlsx` a workbook of sentences and
+summaries; :func:`write_html` a self-contained page.  The HTML page colours each sentence by type, shows theme chips and evidence
 words on hover, and ends each report with its summary table and a bar chart of
 strengths, weaknesses and recommendations per theme (inline SVG: no scripts,
 no network, opens anywhere).
@@ -8,28 +10,59 @@ no network, opens anywhere).
 
 from __future__ import annotations
 
+import csv
 import html
+import json
+import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import IO, Any, Sequence
 
 from pipeline.errors import atomic_write
-from pipeline.label import THEMES, TYPES
-from pipeline.predict import Summary, flat_record, group_by_report
+from pipeline.schema import THEMES, TYPES, flat_columns, flat_record
+from pipeline.summary import Summary, group_by_report
 
 TYPE_COLOURS = {"strength": "#d7f0d2", "weakness": "#f9d6d5", "recommendation": "#fdebc8", "neutral": "#eeeeee"}
 BAR_COLOURS = {"strength": "#3c9a3c", "weakness": "#c9423f", "recommendation": "#e0a030"}
 
 
+def _dump(records: Sequence[dict[str, Any]], fmt: str, fields: Sequence[str], fh: IO[str]) -> None:
+    if fmt == "jsonl":
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    else:
+        w = csv.DictWriter(fh, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in records:
+            w.writerow({k: (";".join(v) if isinstance(v, list) else v) for k, v in r.items()})
+
+
+def write_records(records: Sequence[dict[str, Any]], fmt: str, output: str | Path | None,
+                  fields: Sequence[str] = ()) -> None:
+    """Records as ``jsonl`` (as they are) or ``csv`` (``fields`` as columns, lists ';'-joined),
+    to a file written atomically, or to stdout when ``output`` is None or '-'."""
+    if output and str(output) != "-":
+        with atomic_write(output) as fh:
+            _dump(records, fmt, fields, fh)
+    else:
+        _dump(records, fmt, fields, sys.stdout)
+        sys.stdout.flush()
+
+
+def write_tagged_csv(records: Sequence[dict[str, Any]], output: str | Path | None) -> None:
+    """Tagged records as flat CSV rows (scores in p_<label> columns)."""
+    write_records([flat_record(r) for r in records], "csv", output, flat_columns())
+
+
 def write_xlsx(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], path: Path) -> None:
     """Sheets: 'sentences' (one row per sentence) and 'summary' (per report x theme x type)."""
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # lazy: openpyxl is needed only for xlsx output
     from openpyxl.styles import Font, PatternFill
 
     wb = Workbook()
     ws = wb.active
     ws.title = "sentences"
     rows = [flat_record(r) for r in records]
-    header = list(rows[0]) if rows else ["report", "index", "text", "type"]
+    header = flat_columns()
     ws.append(header)
     for c in ws[1]:
         c.font = Font(bold=True)
@@ -126,3 +159,16 @@ def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary],
 def write_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], path: Path) -> None:
     with atomic_write(path) as fh:
         fh.write(render_html(records, summaries))
+
+
+def write_output(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], fmt: str,
+                 output: str | Path | None) -> None:
+    """``predict``'s output: jsonl or csv (to a file or stdout), xlsx or html (to a file)."""
+    if fmt == "xlsx":
+        write_xlsx(records, summaries, Path(output))
+    elif fmt == "html":
+        write_html(records, summaries, Path(output))
+    elif fmt == "csv":
+        write_tagged_csv(records, output)
+    else:
+        write_records(records, "jsonl", output)

@@ -7,57 +7,26 @@ paragraphs are their own units; paragraphs are cut into sentences by blingfire
 (a fast, MIT-licensed sentence-boundary library), with fragments re-joined where
 it cut after an abbreviation or before a lower-case continuation.
 
-Public surface: :class:`Sentence`, :func:`segment`, :func:`segment_text`,
-:func:`parse_grade`.
+Public surface: :func:`segment`, :func:`segment_text` (the :class:`~pipeline.schema.Sentence`
+record and :func:`~pipeline.schema.parse_grade` live in :mod:`pipeline.schema`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 
 import blingfire
 
-from pipeline.ingest import BULLET_CHARS, HEADING_RE, Document
-
-GRADES = ("outstanding", "good", "requires_improvement", "inadequate")
+from pipeline.ingest import BULLET_CHARS, Document
+from pipeline.schema import GRADE_ONLY as _GRADE_ONLY
+from pipeline.schema import HEADING_RE, Sentence, parse_grade
 
 _MARKER = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s)|\d{{1,3}}\.(?=\s))\s*")
-_GRADE_TAIL = re.compile(
-    r"(?::\s*|\s+)(requires? improvement(?: to be good)?|outstanding|good|inadequate)\s*$", re.I
-)
-_GRADE_ONLY = re.compile(r"^\s*(?:outstanding|good|inadequate|requires improvement(?: to be good)?)\s*$", re.I)
 _END_PUNCT = (".", "!", "?", ";", ",", ":", "’", "”", '"', "'")
 _ABBREV_END = re.compile(
     r"(?:\b(?:e\.g|i\.e|etc|cf|vs|viz|approx|No|no|para|paras|Mr|Mrs|Ms|Dr|St|Cllr|Prof|Rev|Jan|Feb|Mar|Apr|Jun|Jul"
     r"|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
 )
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One unit to tag: a sentence, bullet item or heading of a report."""
-
-    report: str
-    index: int
-    start: int
-    end: int
-    section: str
-    grade: str | None
-    text: str
-    kind: str = "sentence"  # sentence | bullet | heading
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def parse_grade(heading: str) -> str | None:
-    """The judgement grade a heading states ("...care leavers: good" -> "good"), else None."""
-    m = _GRADE_TAIL.search(heading)
-    if not m:
-        return None
-    g = m.group(1).lower()
-    return "requires_improvement" if g.startswith("require") else g
 
 
 def _is_heading(line: str, max_words: int) -> bool:

@@ -13,22 +13,28 @@ Endpoints: ``POST /v1/sentences``, ``POST /v1/reports``, ``GET /health``,
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import os
 import tempfile
+import typing
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import Params, load_params
 from pipeline.errors import InputError, UserError
-from pipeline.ingest import SUPPORTED_SUFFIXES, document_from_text, read_document
-from pipeline.predict import champion_dir, load_model, read_card, summarise, tag_document, tag_sentences
+from pipeline.ingest import SUPPORTED_SUFFIXES, Document, document_from_text, read_document
+from pipeline.predict import MLFLOW_SCHEMES, champion_dir, load_model, read_card, tag_document, tag_sentences
+from pipeline.schema import RECORD
+from pipeline.summary import Summary, summarise
 
 STATIC = Path(__file__).resolve().parent / "static"
 ENV_PARAMS = "OFSTED_TAGGER_PARAMS"
@@ -39,8 +45,6 @@ class FastJSON(JSONResponse):
     """JSON rendered by orjson."""
 
     def render(self, content: Any) -> bytes:
-        import orjson
-
         return orjson.dumps(content)
 
 
@@ -83,29 +87,9 @@ class ReportIn(BaseModel):
     report: str = Field(default="report", max_length=200, description="A name for the report in the output.")
 
 
-class Record(BaseModel):
-    report: str
-    index: int
-    start: int
-    end: int
-    section: str
-    grade: str | None
-    kind: str
-    text: str
-    type: str
-    confidence: float
-    type_scores: dict[str, float]
-    themes: list[str]
-    theme_scores: dict[str, float]
-    evidence: list[str]
-
-
-class SummaryOut(BaseModel):
-    report: str
-    sentences: int
-    by_type: dict[str, int]
-    by_theme: dict[str, dict[str, int]]
-    net_score: float | None
+# the response models, generated from the output record and the Summary
+Record = create_model("Record", **{c.name: (c.type, Field(description=c.doc)) for c in RECORD})
+SummaryOut = create_model("SummaryOut", **{name: (t, ...) for name, t in typing.get_type_hints(Summary).items()})
 
 
 class SentencesOut(BaseModel):
@@ -254,10 +238,8 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
         records = tag_document(state["model"], doc, params)
         if len(records) > params.serve.max_sentences * 5:
             raise ApiError(413, f"{doc.report_id}: {len(records)} sentences is too long a report for one request.")
-        summary = summarise(records)[0] if records else None
-        return FastJSON({"report": doc.report_id, "sentences": records,
-                         "summary": {**summary.__dict__, "net_score": summary.net_score()} if summary else
-                         {"report": doc.report_id, "sentences": 0, "by_type": {}, "by_theme": {}, "net_score": None}})
+        summary = summarise(records)[0] if records else Summary(doc.report_id, 0, {}, {}, None)
+        return FastJSON({"report": doc.report_id, "sentences": records, "summary": dataclasses.asdict(summary)})
 
     async def _document_from_upload(request: Request):
         form = await request.form(max_files=1, max_fields=5)
@@ -278,8 +260,6 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
                 rid, text = state["parser"].parse(str(path), params.ingest.max_file_mb, Path(name).stem)
             except InputError as exc:
                 raise ApiError(422, str(exc).replace(str(path), name))
-        from pipeline.ingest import Document
-
         return Document(rid, text, name, suffix.lstrip("."))
 
     @app.get("/", include_in_schema=False)
@@ -301,7 +281,7 @@ def _model_info(model_uri: str | None, params: Params) -> dict[str, Any]:
     card: dict[str, Any] = {}
     if model_uri is None:
         card = read_card(champion_dir(params))
-    elif not model_uri.startswith(("models:/", "runs:/")):
+    elif not model_uri.startswith(MLFLOW_SCHEMES):
         p = Path(model_uri)
         card = read_card(p if p.is_dir() else p.parent)
     metrics = card.get("metrics", {})
@@ -326,15 +306,14 @@ def app_factory() -> FastAPI:
         raise SystemExit(f"error: {exc}")
 
 
-def run_server(params_path: str | None, model_uri: str | None, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
+def run_server(params: Params, model_uri: str | None, host: str | None = None, port: int | None = None,
+               workers: int = 1) -> None:
+    """Serve until stopped (host and port default to serve.host and serve.port); workers read the same params file."""
     # check the model loads before binding, so a bad --model is one clear line, not a traceback
-    params = load_params(params_path)
     load_model(model_uri, params)
-    if params_path:
-        os.environ[ENV_PARAMS] = str(Path(params_path).resolve())
+    os.environ[ENV_PARAMS] = str(params.source)
     if model_uri:
         os.environ[ENV_MODEL] = model_uri
-    uvicorn.run("pipeline.serve:app_factory", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("pipeline.serve:app_factory", factory=True, host=host or params.serve.host,
+                port=port or params.serve.port, workers=workers,
                 log_level="info", access_log=False)

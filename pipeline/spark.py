@@ -6,82 +6,86 @@ model once per Python worker — the exported champion or any MLflow URI such as
 ``models:/ofsted-tagger@champion`` — and the records are collected in the same
 shape, order and values as the local engine's.  pyspark is an optional extra
 (``pip install -e '.[spark]'``); ``--spark-master`` takes any cluster URL.
+The rows' schema is generated from :data:`pipeline.schema.SENTENCE_COLUMNS`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
 from pipeline.config import Params, load_params
-from pipeline.errors import UserError
+from pipeline.errors import InputError, UserError
+from pipeline.ingest import read_document
+from pipeline.inputs import expand_paths
+from pipeline.predict import load_model, score_fields
+from pipeline.schema import SENTENCE_COLUMNS, SENTENCE_FIELDS
+from pipeline.segment import segment
 
 _MODEL_CACHE: dict[tuple[str, str], Any] = {}
+# each segmentation row: the sentence's fields, then its report's title and an error ('' if none)
+ROW_FIELDS = (*SENTENCE_FIELDS, "title", "error")
+
+
+def _error_row(message: str) -> tuple:
+    blank = {str: "", int: 0, str | None: None}
+    return tuple(blank[c.type] for c in SENTENCE_COLUMNS) + ("", message)
 
 
 def _segment_file(path: str, params_file: str) -> list[tuple]:
     """Executor side: one file -> sentence rows (or one error row)."""
-    from pipeline.errors import InputError
-    from pipeline.ingest import read_document
-    from pipeline.segment import segment
-
     p = load_params(params_file)
     try:
         doc = read_document(path, p.ingest.max_file_mb)
     except InputError as exc:
-        return [("", -1, 0, 0, "", None, "", "", "", str(exc))]
+        return [_error_row(str(exc))]
     except Exception as exc:  # a library failing on a malformed file
-        return [("", -1, 0, 0, "", None, "", "", "", f"{path}: could not be read ({exc.__class__.__name__}); check the file.")]
+        return [_error_row(f"{path}: could not be read ({exc.__class__.__name__}); check the file.")]
     sents = segment(doc, p.segment.max_sentence_chars, p.segment.heading_max_words)
-    return [(s.report, s.index, s.start, s.end, s.section, s.grade, s.kind, s.text, doc.title, "") for s in sents]
+    return [(*(getattr(s, f) for f in SENTENCE_FIELDS), doc.title, "") for s in sents]
 
 
 def _model(params_file: str, model_uri: str):
     key = (params_file, model_uri)
     if key not in _MODEL_CACHE:
-        from pipeline.predict import load_model
-
         _MODEL_CACHE[key] = load_model(model_uri or None, load_params(params_file))
     return _MODEL_CACHE[key]
 
 
 def _scores_json(model, texts: list[str], sections: list[str]) -> list[str]:
     """Model output for a batch, as JSON strings (the UDF's return column)."""
-    from pipeline.predict import score_fields
-
     pred = model.predict(texts, sections)
     return [json.dumps(score_fields(pred, i)) for i in range(len(texts))]
 
 
+def _value(column_type: Any, v: Any) -> Any:
+    """A value from pandas back to the record's Python type."""
+    if column_type is int:
+        return int(v)
+    if column_type == str | None:
+        return v if isinstance(v, str) else None
+    return v
+
+
 def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, master: str,
-                   errors: list[str]) -> tuple[list[dict], dict]:
-    """Tag report files on Spark; returns (records, text-derived metadata) like the local engine."""
-    try:
+                   errors: list[str]) -> tuple[list[dict], dict[str, str]]:
+    """Tag report files on Spark; returns the records (as the local engine's) and each report's title."""
+    try:  # lazy: pyspark is an optional extra
         import pandas as pd
         from pyspark.sql import SparkSession
         from pyspark.sql.functions import pandas_udf
         from pyspark.sql.types import IntegerType, StringType, StructField, StructType
     except ImportError:
         raise UserError("--engine spark needs pyspark: pip install -e '.[spark]' (and Java 17+), or use --engine local.")
-    from pipeline.analyse import report_metadata_from_text
-    from pipeline.ingest import iter_input_files
-    from pipeline.predict import group_by_report
-
-    files: list[str] = []
-    for raw in paths:
-        if not Path(raw).exists():
-            errors.append(f"{raw}: no such file or directory; check the path.")
-        else:
-            files.extend(str(Path(f).resolve()) for f in iter_input_files([raw]))
+    files = [str(Path(f).resolve()) for f in expand_paths(paths, errors, stdin=False)]
     if not files:
         return [], {}
     params_file = str(params.source)
     uri = model_uri or ""
     _model(params_file, uri)  # fail early, on the driver, with one clear message
-    import os
-    import sys
-
     if master.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this same environment
     try:
@@ -91,12 +95,9 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
     except Exception as exc:
         raise UserError(f"cannot start Spark at {master} ({exc.__class__.__name__}); check Java 17+ and --spark-master.")
     try:
-        schema = StructType([
-            StructField("report", StringType()), StructField("index", IntegerType()), StructField("start", IntegerType()),
-            StructField("end", IntegerType()), StructField("section", StringType()), StructField("grade", StringType()),
-            StructField("kind", StringType()), StructField("text", StringType()), StructField("title", StringType()),
-            StructField("error", StringType()),
-        ])
+        spark_type = {str: StringType(), int: IntegerType(), str | None: StringType()}
+        schema = StructType([StructField(c.name, spark_type[c.type]) for c in SENTENCE_COLUMNS]
+                            + [StructField("title", StringType()), StructField("error", StringType())])
         rdd = spark.sparkContext.parallelize(files, max(1, min(len(files), 64))).flatMap(
             lambda f: _segment_file(f, params_file))
         df = spark.createDataFrame(rdd, schema)
@@ -123,15 +124,10 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
     scored = scored.sort_values(["report", "index"], kind="stable")
     records: list[dict] = []
     titles: dict[str, str] = {}
-    for row in scored.itertuples(index=False):
-        s = json.loads(row.scores)
-        titles[row.report] = row.title
-        records.append({"report": row.report, "index": int(row.index), "start": int(row.start), "end": int(row.end),
-                        "section": row.section, "grade": row.grade if isinstance(row.grade, str) else None,
-                        "kind": row.kind, "text": row.text, **s})
+    for row in scored.to_dict("records"):
+        titles[row["report"]] = row["title"]
+        records.append({**{c.name: _value(c.type, row[c.name]) for c in SENTENCE_COLUMNS}, **json.loads(row["scores"])})
     # same report order as the local engine: input file order
     rank = {Path(f).stem: i for i, f in enumerate(files)}
     records.sort(key=lambda r: (rank.get(r["report"], len(rank)), r["index"]))
-    metas = {rep: report_metadata_from_text(rep, titles.get(rep, ""), recs)
-             for rep, recs in group_by_report(records).items()}
-    return records, metas
+    return records, titles

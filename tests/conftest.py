@@ -51,7 +51,7 @@ def trained(tmp_path_factory) -> dict:
     import os
 
     from pipeline.config import load_params
-    from pipeline.train import run_training
+    from pipeline.tracking import run_training
 
     tmp = tmp_path_factory.mktemp("trained")
     pfile = write_params(tmp, models=tmp / "models", mlflow_db=tmp / "mlflow.db", mlflow_artifacts=tmp / "mlruns")
@@ -70,3 +70,69 @@ def model(trained):
     from pipeline.predict import load_model
 
     return load_model(str(trained["model_dir"]), trained["params"])
+
+
+# --------------------------------------------------------------------------- #
+# Synthetic data for the fast tier: no corpus model, no MLflow
+# --------------------------------------------------------------------------- #
+SUBJECTS = {
+    "leadership_governance": "senior leaders' oversight",
+    "performance_quality_assurance": "the auditing of case files",
+    "workforce": "the recruitment of social workers",
+    "management_oversight": "supervision by managers",
+    "front_door": "the screening of referrals at the front door",
+    "early_help": "the early help offer",
+    "assessment_planning": "assessment and planning for children",
+    "child_protection": "child protection enquiries",
+    "domestic_abuse_neglect": "the response to domestic abuse",
+    "missing_exploitation": "return home interviews after missing episodes",
+    "disabled_children": "support for disabled children",
+    "children_in_care": "placement stability for children in care",
+    "fostering_adoption": "the assessment of foster carers",
+    "care_leavers": "pathway plans for care leavers",
+    "partnership": "information-sharing with the police",
+    "voice_of_child": "direct work capturing children's wishes and feelings",
+    "allegations": "the management of allegations against professionals",
+    "vulnerable_groups": "support for homeless 16- and 17-year-olds",
+}
+TEMPLATES = {
+    "strength": ["{s} is effective and timely.", "Leaders ensure that {s} is strong and well established."],
+    "weakness": ["{s} is not always effective and too many children wait.", "There are delays in {s}, which is poor."],
+    "recommendation": ["Ensure that {s} improves.", "The local authority should improve {s}."],
+    "neutral": ["Inspectors looked at {s} during the visit in 2024.", "The council said {s} was discussed on 3 May."],
+}
+
+
+def synthetic_rows(variant: int = 0):
+    """Labelled sentences written for the tests: every type x theme, two wordings each (4 x 18 = 72 rows)."""
+    from pipeline.label import LabelRow
+
+    rows = []
+    for theme, subject in SUBJECTS.items():
+        for typ, templates in TEMPLATES.items():
+            text = templates[variant % 2].format(s=subject)
+            text = text[0].upper() + text[1:]
+            section = "What needs to improve?" if typ == "recommendation" else ""
+            themes = () if typ == "neutral" else (theme,)
+            rows.append(LabelRow(f"{theme}-{typ}-{variant}", "synthetic", section, text, typ, themes, "test"))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """A TaggerModel fitted in a second on the synthetic sentences, with the project's hyperparameters."""
+    from pipeline.train import fit_model
+
+    return fit_model(synthetic_rows(0), synthetic_rows(1), default_params().model)
+
+
+# Tests that use these fixtures train on the corpus or start servers: they belong to the slow tier.
+SLOW_FIXTURES = {"trained", "model", "server", "browser", "analysed", "mlflow_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [it.nodeid for it in items if SLOW_FIXTURES & set(getattr(it, "fixturenames", ()))
+                and it.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError("tests using a trained corpus model or a server must be marked slow: "
+                                + ", ".join(unmarked))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from pipeline.annotate import Session, items_from_sentences, run_terminal
@@ -88,6 +89,7 @@ def main_cli():
     return main
 
 
+@pytest.mark.slow
 def test_uncertain_queue_serves_least_confident_first(model, seeds):
     rows = []
     for s in segment(read_document(seeds[0], report_id="seed_x")):

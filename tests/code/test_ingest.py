@@ -32,6 +32,7 @@ def _running_lines(pdf_path: Path) -> set[str]:
     return {ln for ln, c in edges.items() if c >= max(3, n // 2) and len(ln) > 3}
 
 
+@pytest.mark.slow  # reads all 108 corpus PDFs
 def test_no_page_furniture_in_any_sentence_of_the_corpus_pdfs(corpus_pdfs):
     leaks = []
     for path in corpus_pdfs:

@@ -19,6 +19,8 @@ from pipeline.analyse import (
     report_table,
 )
 
+pytestmark = pytest.mark.slow  # real processes, servers, a browser or Spark, and a corpus model
+
 ROOT = Path(__file__).resolve().parents[2]
 SLICE = ["barnet_2017-07-07", "barnet_2019-07-01", "barnet_2024-07-23", "bury_2021-12-17", "bromley_2019-01-07",
          "birmingham_2023-04-18", "barnsley_2014-08-08", "barnsley_2018-11-19", "barnsley_2023-10-27"]
@@ -107,11 +109,11 @@ def test_metadata_from_text(model, params):
 
 def test_net_score_tracks_ofsted_grades_better_than_a_lexicon(model, params):
     """On a sample of graded reports the whole-report net score correlates with the overall grade."""
-    from pipeline.analyse import read_metadata_csv
+    from pipeline.data import read_metadata
     from pipeline.ingest import read_document
     from pipeline.predict import tag_document
 
-    metas = read_metadata_csv(params.paths.corpus_metadata)
+    metas = read_metadata(params.paths.corpus_metadata)
     graded = [k for k, m in sorted(metas.items()) if m.grades["overall_effectiveness"]][::8]
     records = []
     for rid in graded:

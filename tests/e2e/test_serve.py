@@ -14,6 +14,8 @@ import pytest
 from tests.e2e.conftest import ROOT, free_port, running_server, wait_ready
 
 
+pytestmark = pytest.mark.slow  # real processes, servers, a browser or Spark, and a corpus model
+
 def test_health_ready_model(server):
     assert httpx.get(server + "/health").json() == {"status": "ok"}
     assert httpx.get(server + "/ready").json() == {"status": "ready"}

@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # real processes, servers, a browser or Spark, and a corpus model
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

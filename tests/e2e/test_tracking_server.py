@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real processes, servers, a browser or Spark, and a corpus model
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

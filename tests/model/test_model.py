@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline.predict import tag_sentences
-from pipeline.train import fit_model, is_furniture, load_dataset
+from pipeline.model import is_furniture
+from pipeline.train import fit_model, load_dataset
 
 
 def _types(model, sentences):
     return [r["type"] for r in tag_sentences(model, sentences)]
 
 
+@pytest.mark.slow
 def test_minimum_functionality(model):
     assert _types(model, [
         "Caseloads are manageable.",
@@ -22,6 +25,7 @@ def test_minimum_functionality(model):
     ]) == ["strength", "recommendation", "weakness", "neutral", "recommendation"]
 
 
+@pytest.mark.slow
 def test_codebook_examples(model):
     recs = tag_sentences(model, [
         "The 'front door' provides an accessible single point of contact for families and professionals who are seeking help.",
@@ -34,6 +38,7 @@ def test_codebook_examples(model):
     assert recs[2]["themes"][0] == "allegations"
 
 
+@pytest.mark.slow
 def test_invariance_to_council_names_and_numbers(model):
     base = "Social workers in Barnsley visit children regularly and know them well."
     variants = [base.replace("Barnsley", c) for c in ("Wokingham", "Swindon", "Kensington and Chelsea")]
@@ -42,6 +47,7 @@ def test_invariance_to_council_names_and_numbers(model):
     assert len(set(_types(model, nums))) == 1
 
 
+@pytest.mark.slow
 def test_directional_not_always_turns_strength_into_weakness(model):
     pairs = [
         ("Supervision is regular and reflective.", "Supervision is not always regular and reflective."),
@@ -52,12 +58,14 @@ def test_directional_not_always_turns_strength_into_weakness(model):
         assert _types(model, [pos, neg]) == ["strength", "weakness"], (pos, neg)
 
 
+@pytest.mark.slow
 def test_headings_and_table_cells_are_neutral(model):
     cells = ["Good", "Requires improvement to be good", "(Principle 1)", "Judgement Grade", "Overall effectiveness"]
     assert all(is_furniture(c) for c in cells[:4])
     assert _types(model, cells) == ["neutral"] * len(cells)
 
 
+@pytest.mark.slow
 def test_probabilities_and_evidence(model):
     r = tag_sentences(model, ["Supervision is not always regular."])[0]
     assert abs(sum(r["type_scores"].values()) - 1) < 1e-3
@@ -66,6 +74,7 @@ def test_probabilities_and_evidence(model):
     assert "not" in r["evidence"] or "not always" in r["evidence"]
 
 
+@pytest.mark.slow
 def test_quality_floor_on_our_test_split(trained):
     test = trained["result"].test
     assert test["type_macro_f1"] >= 0.85
@@ -74,6 +83,7 @@ def test_quality_floor_on_our_test_split(trained):
     assert test["type_ece"] < 0.05
 
 
+@pytest.mark.slow
 def test_training_is_deterministic(trained):
     p = trained["params"]
     ds = load_dataset(p)
@@ -82,13 +92,14 @@ def test_training_is_deterministic(trained):
     texts = [r.text for r in ds.test[:200]]
     pa, pb = a.predict(texts), b.predict(texts)
     assert pa.types == pb.types and np.allclose(pa.type_scores, pb.type_scores)
-    assert np.array_equal(a.thresholds, b.thresholds)
+    assert np.array_equal(a.thresholds_, b.thresholds_)
 
 
+@pytest.mark.slow
 def test_mlflow_pyfunc_tags_reports_and_sentences(trained, seeds):
     import mlflow
 
-    from pipeline.train import configure_tracking
+    from pipeline.tracking import configure_tracking
 
     configure_tracking(trained["params"])
     pm = mlflow.pyfunc.load_model(f"runs:/{trained['result'].run_id}/model")
@@ -104,15 +115,17 @@ def test_mlflow_pyfunc_tags_reports_and_sentences(trained, seeds):
     assert df_rows[0]["type"] == "recommendation"
 
 
+@pytest.mark.slow
 def test_fast_path_equals_sklearn(model, trained):
-    from pipeline.train import _features_input, load_dataset
+    from pipeline.model import _features_input
+    from pipeline.train import load_dataset
 
     ds = load_dataset(trained["params"])
     texts, secs = [r.text for r in ds.test], [r.section for r in ds.test]
     X = model.transform(texts, secs)
-    assert abs(X - model.vectorizer.transform(_features_input(texts, secs))).max() == 0
-    assert np.allclose(model.type_proba(X), model.type_clf.predict_proba(X)[:, model._type_order], atol=1e-5)
-    assert np.allclose(model.theme_proba(X), model.theme_clf.predict_proba(X), atol=1e-5)
+    assert abs(X - model.vectorizer_.transform(_features_input(texts, secs))).max() == 0
+    assert np.allclose(model.type_proba(X), model.type_clf_.predict_proba(X)[:, model._type_order], atol=1e-5)
+    assert np.allclose(model.theme_proba(X), model.theme_clf_.predict_proba(X), atol=1e-5)
 
 
 def test_search_writes_best_params_back_keeping_comments(tmp_path):
