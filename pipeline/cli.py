@@ -63,7 +63,7 @@ def iter_documents(paths: Iterable[str], params: Params, errors: list[str], prog
     """Yield a Document per readable input; record one message per bad input."""
     from tqdm import tqdm
 
-    from pipeline.ingest import document_from_text, iter_input_files, read_document
+    from pipeline.ingest import document_from_text, ingest_limits, iter_input_files, read_document
 
     files: list[Path | str] = []
     for p in paths:
@@ -77,9 +77,9 @@ def iter_documents(paths: Iterable[str], params: Params, errors: list[str], prog
     for f in bar:
         try:
             if f == "-":
-                yield document_from_text(sys.stdin.read(), "stdin")
+                yield document_from_text(sys.stdin.read(), "stdin", max_text_mb=params.ingest.max_text_mb)
             else:
-                yield read_document(f, params.ingest.max_file_mb)
+                yield read_document(f, params.ingest.max_file_mb, **ingest_limits(params.ingest))
         except InputError as exc:
             errors.append(str(exc))
         except Exception as exc:  # a library failing on a malformed file

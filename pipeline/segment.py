@@ -9,6 +9,10 @@ it cut after an abbreviation or before a lower-case continuation.
 
 Public surface: :class:`Sentence`, :func:`segment`, :func:`segment_text`,
 :func:`parse_grade`.
+
+Time is linear in the text's length whatever the text: patterns are anchored or
+possessive, a unit longer than ``segment.max_sentence_chars`` is cut even where it
+has no comma or space, and fragments are re-joined without copying what came before.
 """
 
 from __future__ import annotations
@@ -22,16 +26,19 @@ from pipeline.ingest import BULLET_CHARS, HEADING_RE, Document
 
 GRADES = ("outstanding", "good", "requires_improvement", "inadequate")
 
-_MARKER = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s)|\d{{1,3}}\.(?=\s))\s*")
+_MARKER = re.compile(rf"^\s*+(?:[{BULLET_CHARS}]|[-–*](?=\s)|\d{{1,3}}\.(?=\s))\s*+")
+# searched: a run of blanks is entered only at its start ("\s+" tried from every blank of a
+# long run is quadratic); the leftmost match starts there anyway, so the grade is the same.
 _GRADE_TAIL = re.compile(
-    r"(?::\s*|\s+)(requires? improvement(?: to be good)?|outstanding|good|inadequate)\s*$", re.I
+    r"(?::\s*+|(?<!\s)\s++)(requires? improvement(?: to be good)?|outstanding|good|inadequate)\s*+$", re.I
 )
-_GRADE_ONLY = re.compile(r"^\s*(?:outstanding|good|inadequate|requires improvement(?: to be good)?)\s*$", re.I)
+_GRADE_ONLY = re.compile(r"^\s*+(?:outstanding|good|inadequate|requires improvement(?: to be good)?)\s*+$", re.I)
 _END_PUNCT = (".", "!", "?", ";", ",", ":", "’", "”", '"', "'")
 _ABBREV_END = re.compile(
     r"(?:\b(?:e\.g|i\.e|etc|cf|vs|viz|approx|No|no|para|paras|Mr|Mrs|Ms|Dr|St|Cllr|Prof|Rev|Jan|Feb|Mar|Apr|Jun|Jul"
     r"|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
 )
+_ABBREV_TAIL = 10  # longer than any abbreviation above, with the character before it (for \b)
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ def _is_section_heading(line: str) -> bool:
 
 
 def _split_long(text: str, start: int, limit: int) -> list[tuple[int, int]]:
-    """Cut a unit longer than ``limit`` characters at '; ' (else ', ') boundaries."""
+    """Cut a unit longer than ``limit`` characters at '; ' (else ', ', else ' ') boundaries,
+    and where there is none of these (a run of characters with no space), at ``limit``."""
     spans: list[tuple[int, int]] = []
     s, e = 0, len(text)
     while e - s > limit:
@@ -90,7 +98,7 @@ def _split_long(text: str, start: int, limit: int) -> list[tuple[int, int]]:
         if cut < limit // 3:
             cut = window.rfind(" ")
         if cut <= 0:
-            break
+            cut = limit - 1  # no space to cut at: a hard cut, so no unit is ever longer than limit
         spans.append((start + s, start + s + cut + 1))
         s = s + cut + 1
         while s < e and text[s].isspace():
@@ -110,9 +118,14 @@ def _sentence_spans(text: str, offset: int, limit: int) -> list[tuple[int, int]]
         if not piece.strip():
             continue
         if pieces:
-            prev = text[pieces[-1][0] : pieces[-1][1]].rstrip()
+            # the previous piece, right-stripped, seen only by its length and its last
+            # characters (copying it whole at every fragment is quadratic in a run of them)
+            p0, p1 = pieces[-1]
+            while p1 > p0 and text[p1 - 1].isspace():
+                p1 -= 1
+            prev_tail = text[max(p0, p1 - _ABBREV_TAIL) : p1]
             first = piece.lstrip()[:1]
-            if first.islower() or first in ",;)" or _ABBREV_END.search(prev) or len(prev) <= 3:
+            if first.islower() or first in ",;)" or _ABBREV_END.search(prev_tail) or p1 - p0 <= 3:
                 pieces[-1][1] = c1
                 continue
         pieces.append([c0, c1])
@@ -141,7 +154,8 @@ def segment_text(text: str, report: str = "text", max_sentence_chars: int = 1200
         pos += len(line) + 1
         if not line.strip():
             continue
-        if _is_heading(line, heading_max_words):
+        # a heading is short: a longer line (one "word" of megabytes, say) is prose, cut below
+        if len(line.strip()) <= max_sentence_chars and _is_heading(line, heading_max_words):
             lead = len(line) - len(line.lstrip())
             heading = " ".join(line.split())
             if _is_section_heading(heading):
