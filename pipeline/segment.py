@@ -107,11 +107,37 @@ def _split_long(text: str, start: int, limit: int) -> list[tuple[int, int]]:
     return spans
 
 
+def _sentence_offsets(text: str) -> list[tuple[int, int]]:
+    """``blingfire.text_to_sentences_and_offsets(text)[1]``, without its wrapper's Python loop
+    over every byte (seconds per MB) and its silent empty answer when the library fails."""
+    from ctypes import byref, c_char_p, c_int, c_int32, create_string_buffer
+
+    import numpy as np
+
+    data = text.encode("utf-8", "surrogatepass")
+    n = len(data)
+    out = create_string_buffer(n * 2)
+    starts, ends = (c_int32 * (n * 2))(), (c_int32 * (n * 2))()
+    got = blingfire.blingfire.TextToSentencesWithOffsets(
+        c_char_p(data), c_int(n), byref(out), byref(starts), byref(ends), c_int(n * 2)
+    )
+    if got == -1 or got > n * 2:
+        return [(0, len(text))]  # the library gave up: one unit, which _split_long cuts to size
+    count = out.value.count(b"\n") + 1
+    s = np.clip(np.frombuffer(starts, dtype=np.int32, count=count).astype(np.int64), 0, n)
+    e = np.clip(np.frombuffer(ends, dtype=np.int32, count=count).astype(np.int64) + 1, 0, n)
+    if len(text) != n:  # not ASCII: the character offset of a byte = the UTF-8 lead bytes before it
+        lead = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum((np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80, dtype=np.int32, out=lead[1:])
+        s, e = lead[s], lead[e]
+    return list(zip(s.tolist(), e.tolist()))
+
+
 def _sentence_spans(text: str, offset: int, limit: int) -> list[tuple[int, int]]:
     """Sentence spans of one paragraph (offsets into the document)."""
     if not text.strip():
         return []
-    _, offsets = blingfire.text_to_sentences_and_offsets(text)
+    offsets = _sentence_offsets(text)
     pieces: list[list[int]] = []
     for c0, c1 in offsets:  # character offsets into ``text``
         piece = text[c0:c1]
