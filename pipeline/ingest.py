@@ -604,16 +604,23 @@ def _docx_refusal(path: Path, max_inflated_mb: float, max_zip_ratio: float) -> s
         for i in infos:
             if not i.filename.endswith((".xml", ".rels")):
                 continue
-            try:
-                tree = etree.fromstring(zf.read(i), parser).getroottree()
-            except etree.XMLSyntaxError:
-                return f"{path}: '{i.filename}' in the DOCX is not well-formed XML; re-save it from Word and retry."
-            if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+            blob = zf.read(i)
+            dtd = any(marker in blob for marker in _DOCTYPE_MARKERS)
+            if not dtd:
+                try:
+                    tree = etree.fromstring(blob, parser).getroottree()
+                except etree.XMLSyntaxError:
+                    return f"{path}: '{i.filename}' in the DOCX is not well-formed XML; re-save it from Word and retry."
+                dtd = bool(tree.docinfo.doctype) or tree.docinfo.internalDTD is not None
+            if dtd:
                 return (
                     f"{path}: '{i.filename}' in the DOCX declares a DTD (entities), which Word never writes; "
                     "refused: re-save it from Word and retry."
                 )
     return None
+
+
+_DOCTYPE_MARKERS = tuple(m.encode(enc) for m in ("<!DOCTYPE", "<!doctype") for enc in ("utf-8", "utf-16-le", "utf-16-be"))
 
 
 def _read_docx(
