@@ -41,6 +41,10 @@ class Paths(_Frozen):
 class IngestParams(_Frozen):
     max_file_mb: float = Field(gt=0)
     pdf_timeout_s: float = Field(gt=0)
+    # limits on what a file inflates to (defaults as in params.yaml, for older params files)
+    max_text_mb: float = Field(default=50, gt=0, allow_inf_nan=False)
+    max_inflated_mb: float = Field(default=200, gt=0, allow_inf_nan=False)
+    max_zip_ratio: float = Field(default=100, ge=1, allow_inf_nan=False)
 
 
 class SegmentParams(_Frozen):

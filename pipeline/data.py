@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 
 from pipeline.config import Params
 from pipeline.errors import UserError, atomic_write
-from pipeline.ingest import read_document
+from pipeline.ingest import ingest_limits, read_document
 from pipeline.inputs import progress_bar
 from pipeline.label import (
     LABEL_FIELDS,
@@ -108,7 +108,7 @@ def build_sentences(params: Params, files: Iterable[Path] | None = None, progres
     with atomic_write(out) as fh:
         for f in (progress_bar(files, "segment", "report", minimum=1) if progress else files):
             rid = f.stem if f.parent != params.paths.seeds else f"seed_{f.stem}"
-            doc = read_document(f, params.ingest.max_file_mb, report_id=rid)
+            doc = read_document(f, params.ingest.max_file_mb, report_id=rid, **ingest_limits(params.ingest))
             for s in segment(doc, params.segment.max_sentence_chars, params.segment.heading_max_words):
                 rec = s.to_dict()
                 rec["id"] = sentence_id(s.report, s.text)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from pipeline.config import Params
 from pipeline.errors import InputError
-from pipeline.ingest import Document, document_from_text, iter_input_files, read_document
+from pipeline.ingest import Document, document_from_text, ingest_limits, iter_input_files, read_document
 from pipeline.segment import segment
 
 STDIN = "-"
@@ -47,9 +47,9 @@ def iter_documents(paths: Iterable[str], params: Params, errors: list[str]) -> I
     for f in progress_bar(expand_paths(paths, errors), "reading", "file"):
         try:
             if f == STDIN:
-                yield document_from_text(sys.stdin.read(), "stdin")
+                yield document_from_text(sys.stdin.read(), "stdin", max_text_mb=params.ingest.max_text_mb)
             else:
-                yield read_document(f, params.ingest.max_file_mb)
+                yield read_document(f, params.ingest.max_file_mb, **ingest_limits(params.ingest))
         except InputError as exc:
             errors.append(str(exc))
         except Exception as exc:  # a library failing on a malformed file

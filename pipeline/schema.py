@@ -157,6 +157,10 @@ def fill_defaults(r: dict[str, Any]) -> dict[str, Any]:
 # Section headings of Ofsted reports (all frameworks since 2013); a line that starts
 # one of these always starts a new block (ingest), and segmentation attaches the
 # sentences under it to the heading.
+# ": good", ": requires improvement to be good": once "(?::\s*[A-Za-z ]+)?", whose runs all share the
+# blank (cubic on a heading followed by thousands of blanks); the same strings, read once: a colon, a
+# check that a letter or space follows the blanks, the blanks, then letters and spaces.
+_GRADE_WORDS_AFTER_COLON = r"(?::(?=\s*[A-Za-z ])\s*+[A-Za-z ]*+)?"
 HEADING_PATTERNS: tuple[str, ...] = (
     r"What (?:needs|does the local authority need) to improve(?: in this area of social work practice)?\??",
     r"What needs to (?:happen|improve) next\??",
@@ -166,7 +170,7 @@ HEADING_PATTERNS: tuple[str, ...] = (
     r"(?:The )?local authority[’']s strengths",
     r"Strengths",
     r"(?:Executive )?[Ss]ummary(?: of findings)?",
-    r"Section \d+: .{3,100}",
+    r"Section \d++: .{3,100}+",
     r"(?:Headline|Main|Inspection|Key) findings",
     r"Findings(?: and evaluation of progress)?",
     r"Evaluation of progress",
@@ -174,22 +178,23 @@ HEADING_PATTERNS: tuple[str, ...] = (
     r"Information about this (?:inspection|local authority area|visit)",
     r"Inspection judgements about the local authority",
     r"The experiences and progress of (?:children who need help and protection|children in care(?: and care leavers)?"
-    r"|care leavers)(?::\s*[A-Za-z ]+)?",
-    r"The impact of leaders on social work practice with children and families(?::\s*[A-Za-z ]+)?",
-    r"(?:\d\.(?:\d\s)?\s*)?(?:Children who need help and protection|Children looked after and achieving permanence"
+    r"|care leavers)" + _GRADE_WORDS_AFTER_COLON,
+    r"The impact of leaders on social work practice with children and families" + _GRADE_WORDS_AFTER_COLON,
+    r"(?:\d\.(?:\d\s)?\s*+)?(?:Children who need help and protection|Children looked after and achieving permanence"
     r"|Leadership,? management and governance|Adoption performance|Experiences and progress of care leavers)"
-    r"(?:\s+(?:Good|Outstanding|Inadequate|Requires improvement(?: to be good)?))?",
-    r"Overall effectiveness(?::?\s*[A-Za-z ]+)?",
+    r"(?:\s++(?:Good|Outstanding|Inadequate|Requires improvement(?: to be good)?))?",
+    r"Overall effectiveness(?::?(?=\s*[A-Za-z ])\s*+[A-Za-z ]*+)?",  # the colon optional here
 )
-HEADING_RE = re.compile(r"^\s*(?:" + "|".join(HEADING_PATTERNS) + r")\s*$", re.I)
+# Every pattern above ends where "\s*$" must follow, so its last run may be possessive (a
+# shorter run leaves only blanks, which "\s*$" takes just the same).
+HEADING_RE = re.compile(r"^\s*+(?:" + "|".join(HEADING_PATTERNS) + r")\s*+$", re.I)
 # the start of a heading that may run on over several layout lines
 HEADING_START_RE = re.compile(
-    r"^\s*(?:What needs to improve|What does the local authority need|Areas? for (?:improvement|priority)"
-    r"|Recommendations\s*$|The experiences and progress of|The impact of leaders on social work practice"
+    r"^\s*+(?:What needs to improve|What does the local authority need|Areas? for (?:improvement|priority)"
+    r"|Recommendations\s*+$|The experiences and progress of|The impact of leaders on social work practice"
     r"|The local authority[’']s strengths)",
     re.I,
 )
-
 
 @dataclass(frozen=True)
 class SectionKind:
@@ -257,10 +262,12 @@ def section_leans(section: str, type_: str) -> bool:
 
 # Grades, worst to best
 GRADE_SCORE = {"inadequate": 1, "requires_improvement": 2, "good": 3, "outstanding": 4}
+# searched: a run of blanks is entered only at its start ("\s+" tried from every blank of a
+# long run is quadratic); the leftmost match starts there anyway, so the grade is the same.
 GRADE_TAIL = re.compile(
-    r"(?::\s*|\s+)(requires? improvement(?: to be good)?|outstanding|good|inadequate)\s*$", re.I
+    r"(?::\s*+|(?<!\s)\s++)(requires? improvement(?: to be good)?|outstanding|good|inadequate)\s*+$", re.I
 )
-GRADE_ONLY = re.compile(r"^\s*(?:outstanding|good|inadequate|requires improvement(?: to be good)?)\s*$", re.I)
+GRADE_ONLY = re.compile(r"^\s*+(?:outstanding|good|inadequate|requires improvement(?: to be good)?)\s*+$", re.I)
 
 
 def parse_grade(heading: str) -> str | None:

@@ -9,6 +9,10 @@ it cut after an abbreviation or before a lower-case continuation.
 
 Public surface: :func:`segment`, :func:`segment_text` (the :class:`~pipeline.schema.Sentence`
 record and :func:`~pipeline.schema.parse_grade` live in :mod:`pipeline.schema`).
+
+Time is linear in the text's length whatever the text: patterns are anchored or
+possessive, a unit longer than ``segment.max_sentence_chars`` is cut even where it
+has no comma or space, and fragments are re-joined without copying what came before.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from pipeline.ingest import BULLET_CHARS, Document
 from pipeline.schema import GRADE_ONLY as _GRADE_ONLY
 from pipeline.schema import HEADING_RE, Sentence, parse_grade
 
-_MARKER = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s)|\d{{1,3}}\.(?=\s))\s*")
+_MARKER = re.compile(rf"^\s*+(?:[{BULLET_CHARS}]|[-–*](?=\s)|\d{{1,3}}\.(?=\s))\s*+")
 _END_PUNCT = (".", "!", "?", ";", ",", ":", "’", "”", '"', "'")
 _ABBREV_END = re.compile(
     r"(?:\b(?:e\.g|i\.e|etc|cf|vs|viz|approx|No|no|para|paras|Mr|Mrs|Ms|Dr|St|Cllr|Prof|Rev|Jan|Feb|Mar|Apr|Jun|Jul"
     r"|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
 )
+_ABBREV_TAIL = 10  # longer than any abbreviation above, with the character before it (for \b)
 
 
 def _is_heading(line: str, max_words: int) -> bool:
@@ -48,7 +53,8 @@ def _is_section_heading(line: str) -> bool:
 
 
 def _split_long(text: str, start: int, limit: int) -> list[tuple[int, int]]:
-    """Cut a unit longer than ``limit`` characters at '; ' (else ', ') boundaries."""
+    """Cut a unit longer than ``limit`` characters at '; ' (else ', ', else ' ') boundaries,
+    and where there is none of these (a run of characters with no space), at ``limit``."""
     spans: list[tuple[int, int]] = []
     s, e = 0, len(text)
     while e - s > limit:
@@ -59,7 +65,7 @@ def _split_long(text: str, start: int, limit: int) -> list[tuple[int, int]]:
         if cut < limit // 3:
             cut = window.rfind(" ")
         if cut <= 0:
-            break
+            cut = limit - 1  # no space to cut at: a hard cut, so no unit is ever longer than limit
         spans.append((start + s, start + s + cut + 1))
         s = s + cut + 1
         while s < e and text[s].isspace():
@@ -68,20 +74,51 @@ def _split_long(text: str, start: int, limit: int) -> list[tuple[int, int]]:
     return spans
 
 
+def _sentence_offsets(text: str) -> list[tuple[int, int]]:
+    """``blingfire.text_to_sentences_and_offsets(text)[1]``, without its wrapper's Python loop
+    over every byte (seconds per MB) and its silent empty answer when the library fails."""
+    from ctypes import byref, c_char_p, c_int, c_int32, create_string_buffer
+
+    import numpy as np
+
+    data = text.encode("utf-8", "surrogatepass")
+    n = len(data)
+    out = create_string_buffer(n * 2)
+    starts, ends = (c_int32 * (n * 2))(), (c_int32 * (n * 2))()
+    got = blingfire.blingfire.TextToSentencesWithOffsets(
+        c_char_p(data), c_int(n), byref(out), byref(starts), byref(ends), c_int(n * 2)
+    )
+    if got == -1 or got > n * 2:
+        return [(0, len(text))]  # the library gave up: one unit, which _split_long cuts to size
+    count = out.value.count(b"\n") + 1
+    s = np.clip(np.frombuffer(starts, dtype=np.int32, count=count).astype(np.int64), 0, n)
+    e = np.clip(np.frombuffer(ends, dtype=np.int32, count=count).astype(np.int64) + 1, 0, n)
+    if len(text) != n:  # not ASCII: the character offset of a byte = the UTF-8 lead bytes before it
+        lead = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum((np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80, dtype=np.int32, out=lead[1:])
+        s, e = lead[s], lead[e]
+    return list(zip(s.tolist(), e.tolist()))
+
+
 def _sentence_spans(text: str, offset: int, limit: int) -> list[tuple[int, int]]:
     """Sentence spans of one paragraph (offsets into the document)."""
     if not text.strip():
         return []
-    _, offsets = blingfire.text_to_sentences_and_offsets(text)
+    offsets = _sentence_offsets(text)
     pieces: list[list[int]] = []
     for c0, c1 in offsets:  # character offsets into ``text``
         piece = text[c0:c1]
         if not piece.strip():
             continue
         if pieces:
-            prev = text[pieces[-1][0] : pieces[-1][1]].rstrip()
+            # the previous piece, right-stripped, seen only by its length and its last
+            # characters (copying it whole at every fragment is quadratic in a run of them)
+            p0, p1 = pieces[-1]
+            while p1 > p0 and text[p1 - 1].isspace():
+                p1 -= 1
+            prev_tail = text[max(p0, p1 - _ABBREV_TAIL) : p1]
             first = piece.lstrip()[:1]
-            if first.islower() or first in ",;)" or _ABBREV_END.search(prev) or len(prev) <= 3:
+            if first.islower() or first in ",;)" or _ABBREV_END.search(prev_tail) or p1 - p0 <= 3:
                 pieces[-1][1] = c1
                 continue
         pieces.append([c0, c1])
@@ -110,7 +147,8 @@ def segment_text(text: str, report: str = "text", max_sentence_chars: int = 1200
         pos += len(line) + 1
         if not line.strip():
             continue
-        if _is_heading(line, heading_max_words):
+        # a heading is short: a longer line (one "word" of megabytes, say) is prose, cut below
+        if len(line.strip()) <= max_sentence_chars and _is_heading(line, heading_max_words):
             lead = len(line) - len(line.lstrip())
             heading = " ".join(line.split())
             if _is_section_heading(heading):

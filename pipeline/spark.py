@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from pipeline.config import Params, load_params
 from pipeline.errors import InputError, UserError
-from pipeline.ingest import read_document
+from pipeline.ingest import ingest_limits, read_document
 from pipeline.inputs import expand_paths
 from pipeline.predict import load_model, score_fields
 from pipeline.schema import SENTENCE_COLUMNS, SENTENCE_FIELDS
@@ -39,7 +39,7 @@ def _segment_file(path: str, params_file: str) -> list[tuple]:
     """Executor side: one file -> sentence rows (or one error row)."""
     p = load_params(params_file)
     try:
-        doc = read_document(path, p.ingest.max_file_mb)
+        doc = read_document(path, p.ingest.max_file_mb, **ingest_limits(p.ingest))
     except InputError as exc:
         return [_error_row(str(exc))]
     except Exception as exc:  # a library failing on a malformed file
