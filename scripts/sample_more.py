@@ -1,12 +1,14 @@
-"""Round 5 of hand labelling (issue 10): after round 4 is merged and the champion retrained
-on it, choose more sentences where the model is least sure, more dev sentences (so model
-choices rest on a larger dev set), and a large random share of the train councils' remaining
-sentences (one per distinct text).
+"""Rounds 5 and later of hand labelling (issue 10): after the previous round is merged and a
+model retrained on it, choose more sentences where the model is least sure, more dev sentences
+(so model choices rest on a larger dev set), and a random share of the train councils'
+remaining sentences (one per distinct text, never one handed out before).
 
-    .venv/bin/python scripts/sample_round5.py [MODEL_URI]   # default: the exported champion
+    .venv/bin/python scripts/sample_more.py [MODEL_URI] [--round 5] [--uncertain 8000] [--dev 2400] [--random 30000]
 
-Writes data/labels/batches/r5_NNN.jsonl (800 each: uncertain first, then dev and random
-interleaved) and appends to data/labels/round4_pools.csv's sibling round5_pools.csv.
+Round 5 used the defaults with the model registered after round 4; round 6 was
+``--round 6 --uncertain 0 --dev 0 --random 60000`` (every remaining distinct train text).
+Writes data/labels/batches/rN_NNN.jsonl (800 each: uncertain first, then dev and random
+interleaved) and data/labels/roundN_pools.csv (id -> pool).
 """
 
 from __future__ import annotations
@@ -26,15 +28,24 @@ from pipeline.data import council_of, labels_path, load_sentences, read_metadata
 from pipeline.label import read_labels  # noqa: E402
 from pipeline.predict import load_model  # noqa: E402
 
+import argparse
+
 SEED = 20261203
 BATCH = 800
-SIZES = {"uncertain": 8000, "dev_random": 2400, "random": 30000}
 PER_REPORT_UNCERTAIN = 30
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", nargs="?", default=None)
+    ap.add_argument("--round", type=int, default=5)
+    ap.add_argument("--uncertain", type=int, default=8000)
+    ap.add_argument("--dev", type=int, default=2400)
+    ap.add_argument("--random", type=int, default=30000)
+    args = ap.parse_args()
+    SIZES = {"uncertain": args.uncertain, "dev_random": args.dev, "random": args.random}
     params = default_params()
-    rng = random.Random(SEED)
+    rng = random.Random(SEED + args.round - 5)
     rows = list(with_context(load_sentences(params)))
     meta = read_metadata(params.paths.corpus_metadata)
     split = read_split(split_path(params))
@@ -57,16 +68,17 @@ def main() -> None:
     for s in by_side.values():
         rng.shuffle(s)
     train = by_side["train"]
-    model = load_model(sys.argv[1] if len(sys.argv) > 1 else None, params)
-    pred = model.predict([r["text"] for r in train], [r["section"] or "" for r in train], evidence=False)
-    per_report: Counter = Counter()
     uncertain = []
-    for i in sorted(range(len(train)), key=lambda i: pred.confidence[i]):
-        if per_report[train[i]["report"]] < PER_REPORT_UNCERTAIN and len(train[i]["text"].split()) > 3:
-            per_report[train[i]["report"]] += 1
-            uncertain.append(train[i])
-        if len(uncertain) >= SIZES["uncertain"]:
-            break
+    if SIZES["uncertain"]:
+        model = load_model(args.model, params)
+        pred = model.predict([r["text"] for r in train], [r["section"] or "" for r in train], evidence=False)
+        per_report: Counter = Counter()
+        for i in sorted(range(len(train)), key=lambda i: pred.confidence[i]):
+            if per_report[train[i]["report"]] < PER_REPORT_UNCERTAIN and len(train[i]["text"].split()) > 3:
+                per_report[train[i]["report"]] += 1
+                uncertain.append(train[i])
+            if len(uncertain) >= SIZES["uncertain"]:
+                break
     taken = {r["id"]: "uncertain" for r in uncertain}
     dev = by_side["dev"][: SIZES["dev_random"]]
     taken.update({r["id"]: "dev_random" for r in dev})
@@ -86,10 +98,10 @@ def main() -> None:
     out_dir = ROOT / "data" / "labels" / "batches"
     for b in range(0, len(queue), BATCH):
         chunk = sorted(queue[b : b + BATCH], key=lambda r: pos[r["id"]])
-        with (out_dir / f"r5_{b // BATCH:03d}.jsonl").open("w", encoding="utf-8") as fh:
+        with (out_dir / f"r{args.round}_{b // BATCH:03d}.jsonl").open("w", encoding="utf-8") as fh:
             for r in chunk:
                 fh.write(json.dumps({k: r[k] for k in fields}, ensure_ascii=False) + "\n")
-    with (ROOT / "data" / "labels" / "round5_pools.csv").open("w", encoding="utf-8", newline="") as fh:
+    with (ROOT / "data" / "labels" / f"round{args.round}_pools.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["id", "pool"])
         for r in queue:
