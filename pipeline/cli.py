@@ -232,18 +232,25 @@ def label_cmd(ctx: Context, reports: tuple[str, ...], uncertain: bool, annotator
               help="Register the model in the MLflow registry (alias moved only if it beats the champion on dev).")
 @click.option("--search", is_flag=True, help="Run the hyperparameter grid (nested MLflow runs) before training.")
 @click.option("--write-params", is_flag=True, help="With --search: write the best parameters back to params.yaml.")
+@click.option("--curve", is_flag=True,
+              help="Only the learning curve: dev figures at evaluation.learning_curve shares of train "
+                   "(one MLflow run; data/learning_curve.json for the data card).")
 @pass_ctx
-def train(ctx: Context, register: bool, search: bool, write_params: bool) -> None:
+def train(ctx: Context, register: bool, search: bool, write_params: bool, curve: bool) -> None:
     """Train the type and theme classifiers, track the run in MLflow, export the champion to models/."""
     def run() -> None:
-        from pipeline.evaluate import summary_table
-        from pipeline.tracking import train_command
+        from pipeline.evaluate import behaviour_table, summary_table
+        from pipeline.tracking import run_learning_curve, train_command
 
         if write_params and not search:
             raise UserError("--write-params only makes sense with --search.")
         p = ctx.params
+        if curve:
+            run_learning_curve(p, log=click.echo)
+            return
         result = train_command(p, register, search, write_params, log=click.echo)
         click.echo("\nDEV\n" + summary_table(result.dev) + "\n\nTEST\n" + summary_table(result.test))
+        click.echo("\n" + behaviour_table(result.dev, result.test, result.behaviour))
         if register:
             state = "promoted to @" + p.tracking.alias if result.promoted else (
                 f"not promoted (champion dev macro-F1 {result.previous_best:.3f})")

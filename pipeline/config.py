@@ -36,6 +36,20 @@ class Paths(_Frozen):
     mlflow_db: Path
     mlflow_artifacts: Path
     sample_report: Path
+    eval_sets: Path
+
+
+class EvaluationParams(_Frozen):
+    bootstrap_samples: int = Field(ge=10)
+    bootstrap_seed: int
+    learning_curve: list[float] = Field(min_length=1)
+
+    @field_validator("learning_curve")
+    @classmethod
+    def _fractions(cls, v: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in v):
+            raise ValueError("learning_curve fractions must be in (0, 1]")
+        return sorted(v)
 
 
 class IngestParams(_Frozen):
@@ -85,6 +99,9 @@ class ModelParams(_Frozen):
     theme_logreg: LogRegParams
     use_section: bool
     augment_blank_section: bool
+    scope_marks: bool
+    use_written: bool
+    written_weight: float = Field(gt=0, le=10)
     use_weak_labels: bool
     weak_label_weight: float = Field(ge=0, le=1)
     weak_min_confidence: float = Field(ge=0, le=1)
@@ -124,6 +141,7 @@ class Params(_Frozen):
     segment: SegmentParams
     split: SplitParams
     model: ModelParams
+    evaluation: EvaluationParams
     tracking: TrackingParams
     serve: ServeParams
     source: Path = Field(exclude=True)

@@ -190,6 +190,34 @@ def labels_path(params: Params) -> Path:
     return params.paths.data / "labels" / "hand.csv"
 
 
+WRITTEN_FIELDS = ("text", "type", "themes")
+
+
+def written_dir(params: Params) -> Path:
+    """Sentences written from the codebook (news genre, plain findings): training only."""
+    return params.paths.data / "labels" / "written"
+
+
+def read_written(params: Params) -> list[LabelRow]:
+    """Every written sentence as a label row (report ``written``, no section); the first bad
+    row raises a UserError naming its file and line."""
+    rows: list[LabelRow] = []
+    for f in sorted(written_dir(params).glob("*.csv")):
+        with f.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if list(reader.fieldnames or [])[:3] != list(WRITTEN_FIELDS):
+                raise UserError(f"{f}:1: header must be {','.join(WRITTEN_FIELDS)}; fix the header line.")
+            for line_no, raw in enumerate(reader, start=2):
+                raw = {**raw, "id": sentence_id("written", raw.get("text") or ""), "report": "written", "section": "",
+                       "source": f"written_{f.stem}"}
+                problem = validate_row(raw)
+                if problem:
+                    raise UserError(f"{f}:{line_no}: {problem}; fix or remove that row.")
+                rows.append(LabelRow(raw["id"], "written", "", raw["text"], raw["type"], parse_themes(raw["themes"]),
+                                     raw["source"]))
+    return rows
+
+
 def _batch_inputs(batch_dir: Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for f in sorted(batch_dir.glob("*.jsonl")):
@@ -383,6 +411,96 @@ def weak_label_report(params: Params) -> list[str]:
     return lines
 
 
+def _round_of(source: str) -> str:
+    if source.startswith("batch_r"):
+        return f"round {source[len('batch_r')]}"
+    if source.startswith("batch_"):
+        return "rounds 1-3"
+    return source or "annotation tool"
+
+
+def _sources_section(params: Params) -> list[str]:
+    """Hand labels by labelling round, the pools each round drew from, and the written sentences."""
+    labels = read_labels(labels_path(params))
+    rounds = collections.Counter(_round_of(r.source) for r in labels)
+    out = ["### Sources", "", "| labelling round | sentences |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in sorted(rounds.items())]
+    pools: collections.Counter = collections.Counter()
+    labelled = {r.id for r in labels}
+    for f in sorted((params.paths.data / "labels").glob("round*_pools.csv")):
+        with f.open(encoding="utf-8", newline="") as fh:
+            for r in csv.DictReader(fh):
+                if r["id"] in labelled:
+                    pools[(f.stem.split("_")[0], r["pool"])] += 1
+    if pools:
+        out += ["", "| round | pool (what the sample was chosen for) | labelled |", "|---|---|---|"]
+        out += [f"| {rnd[len('round'):]} | {pool} | {n} |" for (rnd, pool), n in sorted(pools.items())]
+    written = collections.Counter(r.source for r in read_written(params))
+    if written:
+        out += ["", f"Written from the codebook (training only, `labels/written/`): {sum(written.values())} sentences "
+                + "(" + ", ".join(f"{k[len('written_'):]} {v}" for k, v in sorted(written.items())) + ")."]
+    evals = sorted(params.paths.eval_sets.glob("*.csv")) if params.paths.eval_sets.is_dir() else []
+    if evals:
+        sizes = []
+        for f in evals:
+            with f.open(encoding="utf-8", newline="") as fh:
+                sizes.append(f"{f.stem} {sum(1 for _ in csv.DictReader(fh))}")
+        out += ["", "Evaluation sets written from the codebook by an independent reader, never trained on "
+                f"(`{params.paths.eval_sets.name}/`): " + ", ".join(sizes) + " sentences."]
+    return out + [""]
+
+
+def _coverage_section(params: Params) -> list[str]:
+    """Evaluative terms (data/lexicon/evaluative_terms.txt) in >= 5 corpus sentences: how many
+    appear in a labelled sentence, and the ones that do not."""
+    terms_file = params.paths.data / "lexicon" / "evaluative_terms.txt"
+    out = ["### Vocabulary coverage", ""]
+    if not terms_file.is_file() or not sentences_path(params).is_file():
+        return out + ["(needs `data/lexicon/evaluative_terms.txt` and `ofsted-tagger data build`.)", ""]
+    terms = [t.strip().lower() for t in terms_file.read_text(encoding="utf-8").splitlines()
+             if t.strip() and not t.startswith("#")]
+    word = re.compile(r"[a-z][a-z'-]*")
+    corpus = collections.Counter()
+    with sentences_path(params).open(encoding="utf-8") as fh:
+        for line in fh:
+            corpus.update(set(word.findall(json.loads(line)["text"].lower())))
+    labelled_words = set()
+    labelled_text = []
+    for r in list(read_labels(labels_path(params))) + read_written(params):
+        low = r.text.lower()
+        labelled_words.update(word.findall(low))
+        labelled_text.append(low)
+    joined = "\n".join(labelled_text)
+    frequent, uncovered = [], []
+    for t in terms:
+        if " " in t:  # phrases: counted in the labelled text only, frequency by their rarest word
+            n = min(corpus.get(w, 0) for w in t.split())
+            covered = t in joined
+        else:
+            n, covered = corpus.get(t, 0), t in labelled_words
+        if n >= 5:
+            frequent.append(t)
+            if not covered:
+                uncovered.append(t)
+    out.append(f"{len(frequent)} evaluative words and phrases occur in at least 5 corpus sentences; "
+               f"{len(frequent) - len(uncovered)} of them appear in labelled sentences. Not covered "
+               f"({len(uncovered)}): " + (", ".join(uncovered) if uncovered else "none") + ".")
+    return out + [""]
+
+
+def _curve_section(params: Params) -> list[str]:
+    path = params.paths.data / "learning_curve.json"
+    if not path.is_file():
+        return []
+    rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    out = ["### Learning curve (`ofsted-tagger train --curve`)", "",
+           "| share of train | sentences | dev type macro-F1 | without sections | dev theme micro-F1 |",
+           "|---|---|---|---|---|"]
+    out += [f"| {r['fraction']:.0%} | {int(r['train_n'])} | {r['dev_type_macro_f1']:.3f} | "
+            f"{r['dev_nosec_type_macro_f1']:.3f} | {r['dev_theme_micro_f1']:.3f} |" for r in rows]
+    return out + [""]
+
+
 def write_data_card(params: Params) -> Path:
     """Regenerate the figures section of data/README.md between its markers."""
     result = check_data(params)
@@ -392,24 +510,32 @@ def write_data_card(params: Params) -> Path:
     primary: dict[str, tuple[str, str]] = {}
     for f in sorted(glob.glob(str(base / "hand" / "batch_*.csv"))):
         primary.update(_read_decisions(Path(f)))
-    second_file = base / "hand" / "double.csv"
-    agree = agreement(primary, _read_decisions(second_file)) if second_file.is_file() else {"n": 0}
+    second: dict[str, tuple[str, str]] = {}
+    parts = []
+    for f in sorted((base / "hand").glob("double*.csv")):
+        d = _read_decisions(f)
+        second.update(d)
+        a = agreement(primary, d)
+        parts.append(f"`{f.name}` {a['n']} (type agreement {a['type_agreement']:.3f}, kappa {a['type_kappa']:.3f})")
+    agree = agreement(primary, second) if second else {"n": 0}
     adjudicated = len(_read_decisions(base / "adjudicated.csv")) if (base / "adjudicated.csv").is_file() else 0
     lines = ["<!-- figures: generated by `ofsted-tagger data card`; do not edit by hand -->", "", "### Counts", "", "```"]
     lines += result.report
-    lines += ["```", "", "### Agreement (independent double labelling)", ""]
+    lines += ["```", ""] + _sources_section(params) + ["### Agreement (independent double labelling)", ""]
     if agree["n"]:
         lines.append(
             f"{agree['n']} sentences labelled independently by two readers of the codebook: type agreement "
-            f"{agree['type_agreement']:.3f}, Cohen's kappa {agree['type_kappa']:.3f}. "
-            f"{adjudicated} sentences on which the readers differed (type or themes) were adjudicated by a third "
-            "reading against the codebook; the adjudicated label is the one in hand.csv."
+            f"{agree['type_agreement']:.3f}, Cohen's kappa {agree['type_kappa']:.3f} ({'; '.join(parts)}). "
+            f"The {adjudicated} disagreements (type or themes) of the first set were adjudicated by a third "
+            "reading against the codebook; the adjudicated label is the one in hand.csv. The second set's "
+            "disagreements keep the first reader's label."
         )
         lines += ["", "| theme | agreement | kappa | positive votes |", "|---|---|---|---|"]
         for t, v in agree["themes"].items():
             k = "n/a" if v["kappa"] != v["kappa"] else f"{v['kappa']:.3f}"
             lines.append(f"| {t} | {v['agreement']:.3f} | {k} | {v['positives']} |")
-    lines += ["", "### Weak labels", "", "```"] + weak_label_report(params) + ["```", ""]
+    lines += [""] + _coverage_section(params) + _curve_section(params)
+    lines += ["### Weak labels", "", "```"] + weak_label_report(params) + ["```", ""]
     card = params.paths.data / "README.md"
     head = card.read_text(encoding="utf-8").split("<!-- figures:")[0] if card.is_file() else "# Data card\n\n"
     with atomic_write(card) as fh:

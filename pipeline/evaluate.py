@@ -9,6 +9,7 @@ benchmarks, so every figure is computed in one place.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 from pathlib import Path
 from typing import Callable, Sequence
@@ -82,6 +83,70 @@ def evaluate_rows(model: TaggerModel, rows: Sequence[LabelRow]) -> tuple[dict[st
     return metrics, pred
 
 
+def without_sections(rows: Sequence[LabelRow]) -> list[LabelRow]:
+    """The rows as ``predict --sentences`` sees them: no section."""
+    return [dataclasses.replace(r, section="") for r in rows]
+
+
+def bootstrap_ci(gold: Sequence, pred: Sequence, metric: Callable[[Sequence, Sequence], float],
+                 samples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``metric(gold, pred)`` over resampled rows."""
+    rng = np.random.default_rng(seed)
+    g, p = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
+    stats = [metric(list(g[i]), list(p[i])) for i in (rng.integers(0, len(g), len(g)) for _ in range(samples))]
+    lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def type_macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
+    return float(f1_score(gold, pred, labels=list(TYPES), average="macro", zero_division=0))
+
+
+def theme_micro_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
+    return float(f1_score(theme_matrix(gold), theme_matrix(pred), average="micro", zero_division=0))
+
+
+def interval_metrics(rows: Sequence[LabelRow], pred: Prediction, samples: int, seed: int) -> dict[str, float]:
+    """95% bootstrap intervals of the test split's type macro-F1 and theme micro-F1."""
+    lo, hi = bootstrap_ci([r.type for r in rows], pred.types, type_macro_f1, samples, seed)
+    tlo, thi = bootstrap_ci([r.themes for r in rows], pred.themes, theme_micro_f1, samples, seed)
+    return {"type_macro_f1_ci_low": lo, "type_macro_f1_ci_high": hi,
+            "theme_micro_f1_ci_low": tlo, "theme_micro_f1_ci_high": thi}
+
+
+# Sentences written from the codebook to test behaviour (never trained on): minimal pairs
+# (contrast), news-genre sentences and plain findings; data/eval/NAME.csv
+EVAL_SETS = ("contrast", "news", "plain")
+SWN = ("strength", "weakness", "neutral")
+
+
+def eval_set_metrics(model: TaggerModel, eval_dir: Path) -> dict[str, float]:
+    """Accuracy, strength/weakness flips and macro-F1 (all four types, and strength/weakness/
+    neutral as the news measure) on each evaluation set present; for the contrast set also the
+    share of minimal pairs with both sentences right."""
+    out: dict[str, float] = {}
+    for name in EVAL_SETS:
+        path = eval_dir / f"{name}.csv"
+        if not path.is_file():
+            continue
+        rows = read_eval_file(path)
+        got = model.predict([r.text for r in rows], None, evidence=False).types
+        gold = [r.type for r in rows]
+        out[f"{name}_n"] = float(len(rows))
+        out[f"{name}_accuracy"] = float(accuracy_score(gold, got))
+        out[f"{name}_type_macro_f1"] = type_macro_f1(gold, got)
+        out[f"{name}_swn_macro_f1"] = float(f1_score(gold, got, labels=list(SWN), average="macro", zero_division=0))
+        out[f"{name}_sw_flips"] = float(sum(1 for a, b in zip(gold, got) if {a, b} == {"strength", "weakness"}))
+        if name == "contrast":
+            with path.open(encoding="utf-8", newline="") as fh:
+                pairs = [r.get("pair", "") for r in csv.DictReader(fh)]
+            right: dict[str, bool] = {}
+            for pid, a, b in zip(pairs, gold, got):
+                right[pid] = right.get(pid, True) and a == b
+            out["contrast_pairs_right"] = float(np.mean(list(right.values())))
+    return out
+
+
 def evaluate_file(path: Path, model: Callable[[], TaggerModel], no_section: bool = False) -> dict[str, float]:
     """The ``evaluate`` command: a labelled CSV/JSONL (checked first) scored by ``model()``."""
     rows = read_eval_file(path)
@@ -107,6 +172,22 @@ def summary_table(metrics: dict[str, float]) -> str:
         lines.append(f"calibration: Brier {metrics['type_brier']:.3f}  ECE {metrics['type_ece']:.3f}")
     lines.append(f"themes: micro-F1 {metrics['theme_micro_f1']:.3f}  macro-F1 {metrics['theme_macro_f1']:.3f}")
     lines.append("  " + "  ".join(f"{t} {metrics[f'theme_{t}_f1']:.2f}" for t in THEMES))
+    return "\n".join(lines)
+
+
+def behaviour_table(dev: dict[str, float], test: dict[str, float], behaviour: dict[str, float]) -> str:
+    """Sentence-mode figures, the test interval and the written evaluation sets, as text."""
+    lines = [f"without sections (predict --sentences): dev macro-F1 {dev.get('nosec_type_macro_f1', float('nan')):.3f}, "
+             f"test {test.get('nosec_type_macro_f1', float('nan')):.3f}"]
+    if "type_macro_f1_ci_low" in test:
+        lines.append(f"test type macro-F1 95% interval {test['type_macro_f1_ci_low']:.3f}-{test['type_macro_f1_ci_high']:.3f}; "
+                     f"theme micro-F1 {test['theme_micro_f1_ci_low']:.3f}-{test['theme_micro_f1_ci_high']:.3f}")
+    for name in EVAL_SETS:
+        if f"{name}_n" in behaviour:
+            extra = f", pairs right {behaviour['contrast_pairs_right']:.3f}" if name == "contrast" else ""
+            lines.append(f"{name} set (n={int(behaviour[name + '_n'])}): accuracy {behaviour[name + '_accuracy']:.3f}, "
+                         f"s/w/n macro-F1 {behaviour[name + '_swn_macro_f1']:.3f}, "
+                         f"strength/weakness flips {int(behaviour[name + '_sw_flips'])}{extra}")
     return "\n".join(lines)
 
 

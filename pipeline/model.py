@@ -32,13 +32,16 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.multiclass import OneVsRestClassifier
 
-from pipeline.schema import GRADE_ONLY, THEMES, TYPES, parse_grade, section_kind, theme_matrix
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from pipeline.schema import GRADE_ONLY, GRADE_ROW, HEADING_RE, THEMES, TYPES, parse_grade, section_kind, theme_matrix
 
 # --------------------------------------------------------------------------- #
 # Features
 # --------------------------------------------------------------------------- #
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _PAREN_CELL = re.compile(r"^\(.*\)\.?$")
+_END_PUNCT = (".", "?", "!", '"', "”", "’")
 
 
 def normalise_text(text: str) -> str:
@@ -46,17 +49,88 @@ def normalise_text(text: str) -> str:
     return _DIGITS.sub("0", text.lower())
 
 
+# Scope marks (codebook rules 2-3): a bag of words cannot tell "no serious failures" from
+# "serious failures", or which clause of "Although X, Y" decides. Words in the scope of a
+# negator also appear as ``neg_word``, words of a concession clause as ``sub_word``, and
+# words after "but"/"however" as ``main_word``, so the classifier can weigh them apart.
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'’-]*|[.,;:!?()]")
+_PUNCT = frozenset(".,;:!?()")
+NEGATORS = frozenset({"not", "no", "never", "without", "nor", "neither", "cannot", "none", "nobody", "nothing",
+                      "lack", "lacks", "lacking", "absence", "absent", "fail", "fails", "failed", "unable", "seldom",
+                      "rarely", "hardly", "barely", "insufficient", "insufficiently"})
+_CONCESSION = frozenset({"although", "though", "while", "whilst", "despite", "notwithstanding"})
+_CONTRAST = frozenset({"but", "however", "nevertheless", "nonetheless"})
+_CLAUSE_BREAK = frozenset({"because", "whereas", "which", "who", "that", "where", "when"})
+NEGATION_SCOPE = 6  # words a negator reaches, at most (to the next punctuation or clause break)
+SCOPE_PREFIXES = ("neg_", "sub_", "main_")
+
+
+def mark_scopes(text: str) -> str:
+    """``normalise_text`` followed by the scope tokens of the sentence (one linear pass)."""
+    t = normalise_text(text).replace("n't", " not")
+    extra: list[str] = []
+    neg, sub, main = 0, False, False
+    for w in _TOKEN.findall(t):
+        if w in _PUNCT:
+            neg, sub = 0, False
+            continue
+        if w in _CONCESSION:
+            neg, sub = 0, True
+            continue
+        if w in _CONTRAST:
+            neg, sub, main = 0, False, True
+            continue
+        if w in _CLAUSE_BREAK:
+            neg = 0
+            continue
+        if neg:
+            extra.append("neg_" + w)
+            neg -= 1
+        if sub:
+            extra.append("sub_" + w)
+        if main:
+            extra.append("main_" + w)
+        if w in NEGATORS:
+            neg = NEGATION_SCOPE
+    return t + " " + " ".join(extra) if extra else t
+
+
+# Evidence shows content words and phrases: never stop words alone, nor scope marks; the
+# function words that carry an evaluation ("not always", "too few") stay.
+_KEEP_FUNCTION_WORDS = frozenset({"not", "no", "nor", "never", "none", "always", "too", "few", "fewer", "many", "much",
+                                  "more", "most", "only", "some", "all", "well", "still", "yet", "without", "cannot",
+                                  "less", "least", "enough", "very", "rather", "often", "seldom", "rarely", "against"})
+EVIDENCE_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - _KEEP_FUNCTION_WORDS) | {"0"}
+
+
+def is_evidence_term(term: str) -> bool:
+    """A feature that may be shown as evidence: a content word, or a phrase with one."""
+    words = term.split()
+    return not any(w.startswith(SCOPE_PREFIXES) for w in words) and not all(w in EVIDENCE_STOP_WORDS for w in words)
+
+
 def section_tokens(section: str) -> str:
     """``"sec_improve grade_none"``-style tokens describing a sentence's section."""
     return f"sec_{section_kind(section)} grade_{parse_grade(section or '') or 'none'}"
 
 
-def is_furniture(text: str) -> bool:
-    """Codebook rule 6 made exact: headings and table cells (a grade alone, a parenthesised
-    reference, four words or fewer without end punctuation) are neutral."""
+HEADING_MAX_CHARS = 200  # a heading or judgement row is short; longer text is never taken for one
+
+
+def is_furniture(text: str, kind: str | None = None) -> bool:
+    """Codebook rule 6 made exact: headings, judgement rows and table cells are neutral and
+    theme-less. That is a unit segmentation marked as a heading (``kind``), a grade alone,
+    a parenthesised reference, four words or fewer without end punctuation, one of
+    Ofsted's section headings, or a judgement row ("Children who need help and protection
+    Inadequate", "The experiences and progress of care leavers: Good")."""
     t = text.strip()
-    return (bool(_PAREN_CELL.match(t) or GRADE_ONLY.match(t))
-            or (len(t.split()) <= 4 and not t.endswith((".", "?", "!", '"', "”", "’"))))
+    if _PAREN_CELL.match(t) or GRADE_ONLY.match(t):
+        return True
+    if t.endswith(_END_PUNCT) or len(t) > HEADING_MAX_CHARS:
+        return False
+    if kind == "heading" and ". " not in t and not t.endswith(")"):
+        return True
+    return len(t.split()) <= 4 or bool(HEADING_RE.match(t)) or bool(GRADE_ROW.search(t))
 
 
 def _features_input(texts: Sequence[str], sections: Sequence[str] | None) -> np.ndarray:
@@ -111,7 +185,7 @@ class TaggerModel(BaseEstimator):
     """
 
     def __init__(self, *, tfidf: dict, type_logreg: dict, theme_logreg: dict, use_section: bool,
-                 augment_blank_section: bool, calibration: str, calibration_cv: int,
+                 augment_blank_section: bool, scope_marks: bool, calibration: str, calibration_cv: int,
                  theme_threshold_grid: Sequence[float], theme_default_threshold: float, max_themes: int,
                  evidence_words: int, random_state: int):
         self.tfidf = tfidf
@@ -119,6 +193,7 @@ class TaggerModel(BaseEstimator):
         self.theme_logreg = theme_logreg
         self.use_section = use_section
         self.augment_blank_section = augment_blank_section
+        self.scope_marks = scope_marks
         self.calibration = calibration
         self.calibration_cv = calibration_cv
         self.theme_threshold_grid = theme_threshold_grid
@@ -158,9 +233,10 @@ class TaggerModel(BaseEstimator):
             cv = StratifiedKFold(n_splits=self.calibration_cv, shuffle=True, random_state=self.random_state)
             self.type_clf_ = CalibratedClassifierCV(base, method=self.calibration, cv=cv, ensemble=False)
             self.type_clf_.fit(X, y_type, sample_weight=weights[order])
-        n_themed = len(hand) + len(blank)
-        Y = theme_matrix([themes[i] for i in hand + blank])
-        self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg)).fit(X[:n_themed], Y)
+        # themes are fitted on each labelled sentence once (with its section): the blank-section
+        # copies help the type without sections but only double the 18 theme fits' cost
+        Y = theme_matrix([themes[i] for i in hand])
+        self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg)).fit(X[: len(hand)], Y)
         self.thresholds_ = np.full(len(THEMES), self.theme_default_threshold)
         self._prepare()
         if dev_texts is not None and len(dev_texts):
@@ -173,7 +249,8 @@ class TaggerModel(BaseEstimator):
         t = self.tfidf
         text = TfidfVectorizer(
             ngram_range=(1, t["ngram_max"]), min_df=t["min_df"], max_df=t["max_df"], sublinear_tf=t["sublinear_tf"],
-            max_features=t["max_features"], preprocessor=normalise_text, dtype=np.float32,
+            max_features=t["max_features"], preprocessor=mark_scopes if self.scope_marks else normalise_text,
+            dtype=np.float32,
         )
         section = CountVectorizer(token_pattern=r"\S+", binary=True, lowercase=False, dtype=np.float32)
         return ColumnTransformer([("text", text, 0), ("section", section, 1)], sparse_threshold=1.0)
@@ -187,6 +264,7 @@ class TaggerModel(BaseEstimator):
         names = self.vectorizer_.get_feature_names_out()
         self._n_text = int(sum(1 for n in names if n.startswith("text__")))
         self._words = np.array([n[len("text__"):] for n in names[: self._n_text]], dtype=object)
+        self._evidence_ok = np.fromiter((is_evidence_term(w) for w in self._words), dtype=bool, count=self._n_text)
         base = self._base_type_estimator()
         order = [list(base.classes_).index(t) for t in TYPES]
         self._type_coef = np.asarray(base.coef_)[order][:, : self._n_text]
@@ -262,17 +340,21 @@ class TaggerModel(BaseEstimator):
         z = np.asarray(X @ self._theme_linear[0]) + self._theme_linear[1]
         return 1.0 / (1.0 + np.exp(-z))
 
-    def predict(self, texts: Sequence[str], sections: Sequence[str] | None = None, evidence: bool = True) -> Prediction:
+    def predict(self, texts: Sequence[str], sections: Sequence[str] | None = None, evidence: bool = True,
+                kinds: Sequence[str] | None = None) -> Prediction:
+        """Type, themes and evidence of each sentence; ``kinds`` are segmentation's unit kinds
+        (a ``heading`` is furniture: neutral, no themes)."""
         self._check_fitted()
         if len(texts) == 0:
             return Prediction([], np.zeros(0), np.zeros((0, len(TYPES))), [], np.zeros((0, len(THEMES))), [])
         X = self.transform(texts, sections)
         proba = self.type_proba(X)
-        furniture = np.fromiter((is_furniture(t) for t in texts), dtype=bool, count=len(texts))
+        ks = kinds if kinds is not None else [None] * len(texts)
+        furniture = np.fromiter((is_furniture(t, k) for t, k in zip(texts, ks)), dtype=bool, count=len(texts))
         proba[furniture] = np.eye(len(TYPES))[TYPES.index("neutral")]
         pred_idx = proba.argmax(axis=1)
         theme_scores = self.theme_proba(X)
-        chosen = theme_scores >= self.thresholds_
+        chosen = (theme_scores >= self.thresholds_) & ~furniture[:, None]
         # keep at most max_themes, highest scores first
         order = np.argsort(-theme_scores, axis=1)[:, : self.max_themes]
         themes = [[THEMES[j] for j in order[r] if chosen[r, j]] for r in range(len(texts))]
@@ -287,7 +369,7 @@ class TaggerModel(BaseEstimator):
         if rows.size == 0:
             return [[] for _ in range(n)]
         contrib = Xt.data * self._type_coef[pred_idx[rows], Xt.indices]
-        keep = contrib > 0
+        keep = (contrib > 0) & self._evidence_ok[Xt.indices]
         rows, cols, contrib = rows[keep], Xt.indices[keep], contrib[keep]
         order = np.lexsort((-contrib, rows))
         rows, cols = rows[order], cols[order]

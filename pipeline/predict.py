@@ -130,7 +130,7 @@ def score_fields(pred: Prediction, i: int) -> dict[str, Any]:
 
 def tag_units(model: TaggerModel, units: Sequence[Sentence]) -> list[dict[str, Any]]:
     """Output records of segmented units, in order."""
-    pred = model.predict([u.text for u in units], [u.section for u in units])
+    pred = model.predict([u.text for u in units], [u.section for u in units], kinds=[u.kind for u in units])
     return [{**{f: getattr(u, f) for f in SENTENCE_FIELDS}, **score_fields(pred, i)} for i, u in enumerate(units)]
 
 

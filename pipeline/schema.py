@@ -268,6 +268,9 @@ GRADE_TAIL = re.compile(
     r"(?::\s*+|(?<!\s)\s++)(requires? improvement(?: to be good)?|outstanding|good|inadequate)\s*+$", re.I
 )
 GRADE_ONLY = re.compile(r"^\s*+(?:outstanding|good|inadequate|requires improvement(?: to be good)?)\s*+$", re.I)
+# a judgement row: text ending in a capitalised grade after a colon or space, as in Ofsted's tables
+# ("Children who need help and protection Inadequate"); short texts only (callers check length)
+GRADE_ROW = re.compile(r"(?::|\s)\s*+(?:Outstanding|Good|Inadequate|Requires improvement(?: to be good)?)\s*+$")
 
 
 def parse_grade(heading: str) -> str | None:

@@ -55,9 +55,9 @@ def _model(params_file: str, model_uri: str):
     return _MODEL_CACHE[key]
 
 
-def _scores_json(model, texts: list[str], sections: list[str]) -> list[str]:
+def _scores_json(model, texts: list[str], sections: list[str], kinds: list[str]) -> list[str]:
     """Model output for a batch, as JSON strings (the UDF's return column)."""
-    pred = model.predict(texts, sections)
+    pred = model.predict(texts, sections, kinds=kinds)
     return [json.dumps(score_fields(pred, i)) for i in range(len(texts))]
 
 
@@ -102,17 +102,17 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
             lambda f: _segment_file(f, params_file))
         df = spark.createDataFrame(rdd, schema)
 
-        def _score(text, section):
+        def _score(text, section, kind):
             model = _model(params_file, uri)
-            return pd.Series(_scores_json(model, text.tolist(), section.tolist()))
+            return pd.Series(_scores_json(model, text.tolist(), section.tolist(), kind.tolist()))
 
         # real classes, not the postponed string annotations of this module, for Spark's inference
-        _score.__annotations__ = {"text": pd.Series, "section": pd.Series, "return": pd.Series}
+        _score.__annotations__ = {"text": pd.Series, "section": pd.Series, "kind": pd.Series, "return": pd.Series}
         score = pandas_udf(_score, StringType())
 
         sents = df.filter(df.error == "")
         try:
-            scored = sents.withColumn("scores", score(sents.text, sents.section)).toPandas()
+            scored = sents.withColumn("scores", score(sents.text, sents.section, sents.kind)).toPandas()
             bad = df.filter(df.error != "").select("error").toPandas()["error"]
         except Exception as exc:
             lines = [ln for ln in str(exc).splitlines() if "Error" in ln or "error" in ln]

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import datetime
 import json
@@ -37,14 +39,14 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from pipeline.config import PROJECT_ROOT, ModelParams, Params, load_params, tracking_uri
-from pipeline.errors import UserError
+from pipeline.errors import UserError, atomic_write
 from pipeline.evaluate import plot_confusion, plot_theme_f1, summary_table
 from pipeline.ingest import document_from_text
 from pipeline.model import TaggerModel
 from pipeline.predict import CARD_FILE, MODEL_FILE, champion_dir, tag_sentences, tag_units
 from pipeline.schema import THEMES
 from pipeline.segment import segment
-from pipeline.train import Trained, train_and_evaluate
+from pipeline.train import Trained, learning_curve, train_and_evaluate
 from pipeline.train import run_search as search_on_dev
 
 PROMOTE_METRIC = "dev_type_macro_f1"
@@ -130,8 +132,8 @@ def _model_card(t: Trained, run_id: str, version: str | None, params: Params) ->
         "trained_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
         "data": {"hashes": ds.hashes, "counts": {"train": len(ds.train), "dev": len(ds.dev), "test": len(ds.test),
-                                                 "weak": len(ds.weak)}},
-        "metrics": {"dev": t.dev, "test": t.test},
+                                                 "weak": len(ds.weak), "written": len(ds.written)}},
+        "metrics": {"dev": t.dev, "test": t.test, "behaviour": t.behaviour},
         "params": params.model.model_dump(),
         "versions": _versions(),
         "thresholds": {th: float(x) for th, x in zip(THEMES, t.model.thresholds_)},
@@ -229,6 +231,7 @@ class TrainResult:
     promoted: bool
     exported: Path | None
     previous_best: float | None
+    behaviour: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def _log_pyfunc(model_file: Path, params: Params, example: list[dict]) -> Any:
@@ -267,9 +270,10 @@ def run_training(params: Params, register: bool = True, log: Callable[[str], Non
         mlflow.log_params(_flat_params(params.model))
         mlflow.set_tags({"git_commit": _git_commit(), **{f"data.{k}_hash": v for k, v in ds.hashes.items()}})
         mlflow.log_params({"data.train_n": len(ds.train), "data.dev_n": len(ds.dev), "data.test_n": len(ds.test),
-                           "data.weak_n": len(ds.weak)})
+                           "data.weak_n": len(ds.weak), "data.written_n": len(ds.written)})
         mlflow.log_metrics({f"dev_{k}": v for k, v in t.dev.items()})
         mlflow.log_metrics({f"test_{k}": v for k, v in t.test.items()})
+        mlflow.log_metrics({f"eval_{k}": v for k, v in t.behaviour.items()})
         mlflow.log_metric("train_seconds", t.seconds)
         with tempfile.TemporaryDirectory() as tmpd:
             tmp = Path(tmpd)
@@ -294,7 +298,27 @@ def run_training(params: Params, register: bool = True, log: Callable[[str], Non
         exported = export_model(t.model, _model_card(t, run_id, version, params), target)
     log(f"run {run_id}: dev macro-F1 {t.dev['type_macro_f1']:.3f}, test macro-F1 {t.test['type_macro_f1']:.3f} "
         f"({t.seconds:.1f}s fit)")
-    return TrainResult(run_id, t.dev, t.test, t.seconds, version, promoted, exported, previous)
+    return TrainResult(run_id, t.dev, t.test, t.seconds, version, promoted, exported, previous, t.behaviour)
+
+
+def curve_path(params: Params) -> Path:
+    """The learning curve's figures, read by the data card."""
+    return params.paths.data / "learning_curve.json"
+
+
+def run_learning_curve(params: Params, log: Callable[[str], None] = print) -> list[dict[str, float]]:
+    """``train --curve``: dev figures at growing shares of train, one MLflow run with a step per
+    share (percent), and data/learning_curve.json for the data card."""
+    configure_tracking(params)
+    with mlflow.start_run(experiment_id=_experiment_id(params), run_name="learning-curve"):
+        mlflow.log_params(_flat_params(params.model))
+        rows = learning_curve(params, log=log)
+        for r in rows:
+            step = int(round(r["fraction"] * 100))
+            mlflow.log_metrics({k: v for k, v in r.items() if k != "fraction"}, step=step)
+    with atomic_write(curve_path(params)) as fh:
+        json.dump({"git_commit": _git_commit(), "rows": rows}, fh, indent=2)
+    return rows
 
 
 def run_search(params: Params, write_params: bool = False, log: Callable[[str], None] = print) -> tuple[dict, list[dict]]:

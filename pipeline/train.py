@@ -19,16 +19,17 @@ import itertools
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
 import yaml
 
 from pipeline.config import ModelParams, Params, load_params
-from pipeline.data import council_of, labels_path, read_metadata, read_split, split_path, weak_path
+from pipeline.data import council_of, labels_path, read_metadata, read_split, read_written, split_path, weak_path
 from pipeline.errors import UserError, atomic_write
-from pipeline.evaluate import evaluate_rows
+from pipeline.evaluate import eval_set_metrics, evaluate_rows, interval_metrics, without_sections
 from pipeline.label import LabelRow, read_labels
 
 # Models pickled before pipeline.model existed name these by this module
@@ -36,7 +37,7 @@ from pipeline.label import LabelRow, read_labels
 from pipeline.model import Prediction, TaggerModel, normalise_text  # noqa: F401
 
 # params.yaml's model keys that choose the training data rather than shape the model
-DATA_KEYS = frozenset({"use_weak_labels", "weak_label_weight", "weak_min_confidence"})
+DATA_KEYS = frozenset({"use_weak_labels", "weak_label_weight", "weak_min_confidence", "use_written", "written_weight"})
 
 
 # --------------------------------------------------------------------------- #
@@ -49,6 +50,7 @@ class Dataset:
     test: list[LabelRow]
     weak: list[tuple[str, str, str]]  # (text, section, type) of weak-labelled train-council sentences
     hashes: dict[str, str]
+    written: list[LabelRow] = field(default_factory=list)  # sentences written from the codebook (train only)
 
 
 def _hash_rows(rows: Sequence[LabelRow]) -> str:
@@ -79,8 +81,10 @@ def load_dataset(params: Params) -> Dataset:
                 if (w["type"] and w["confidence"] >= params.model.weak_min_confidence and w["id"] not in hand_ids
                         and split.get(council_of(w["report"], meta)) == "train"):
                     weak.append((w["text"], w["section"], w["type"]))
+    written = read_written(params) if params.model.use_written else []
     hashes = {k: _hash_rows(v) for k, v in parts.items()}
-    return Dataset(parts["train"], parts["dev"], parts["test"], weak, hashes)
+    hashes["written"] = _hash_rows(written)
+    return Dataset(parts["train"], parts["dev"], parts["test"], weak, hashes, written)
 
 
 # --------------------------------------------------------------------------- #
@@ -92,15 +96,17 @@ def new_model(mp: ModelParams) -> TaggerModel:
 
 
 def fit_model(train: Sequence[LabelRow], dev: Sequence[LabelRow], mp: ModelParams,
-              extra: Sequence[tuple[str, str, str]] = ()) -> TaggerModel:
-    """Fit the tagger on hand-labelled ``train`` rows (plus weak ``extra`` (text, section, type)
-    rows for the type classifier, weighted ``weak_label_weight``), tuning theme thresholds on ``dev``."""
+              extra: Sequence[tuple[str, str, str]] = (), written: Sequence[LabelRow] = ()) -> TaggerModel:
+    """Fit the tagger on hand-labelled ``train`` rows and ``written`` sentences (weighted
+    ``written_weight``), plus weak ``extra`` (text, section, type) rows for the type classifier
+    (weighted ``weak_label_weight``), tuning theme thresholds on ``dev``."""
+    rows = list(train) + list(written)
     return new_model(mp).fit(
-        [r.text for r in train] + [e[0] for e in extra],
-        [r.type for r in train] + [e[2] for e in extra],
-        [r.themes for r in train] + [None] * len(extra),
-        [r.section for r in train] + [e[1] for e in extra],
-        sample_weight=[1.0] * len(train) + [mp.weak_label_weight] * len(extra),
+        [r.text for r in rows] + [e[0] for e in extra],
+        [r.type for r in rows] + [e[2] for e in extra],
+        [r.themes for r in rows] + [None] * len(extra),
+        [r.section for r in rows] + [e[1] for e in extra],
+        sample_weight=[1.0] * len(train) + [mp.written_weight] * len(written) + [mp.weak_label_weight] * len(extra),
         dev_texts=[r.text for r in dev], dev_themes=[r.themes for r in dev], dev_sections=[r.section for r in dev],
     )
 
@@ -116,16 +122,50 @@ class Trained:
     dev_pred: Prediction
     test_pred: Prediction
     seconds: float  # fitting time
+    behaviour: dict[str, float] = field(default_factory=dict)  # the written evaluation sets (contrast, news, plain)
+
+
+def score_splits(model: TaggerModel, ds: Dataset, params: Params) -> tuple[dict, dict, Prediction, Prediction]:
+    """Dev and test figures: with sections (as in a report), without them (``nosec_``: as
+    ``predict --sentences``), and the test split's bootstrap intervals."""
+    dev, dev_pred = evaluate_rows(model, ds.dev)
+    test, test_pred = evaluate_rows(model, ds.test)
+    for figures, rows in ((dev, ds.dev), (test, ds.test)):
+        bare, _ = evaluate_rows(model, without_sections(rows))
+        figures.update({f"nosec_{k}": v for k, v in bare.items()})
+    ev = params.evaluation
+    test.update(interval_metrics(ds.test, test_pred, ev.bootstrap_samples, ev.bootstrap_seed))
+    return dev, test, dev_pred, test_pred
 
 
 def train_and_evaluate(params: Params) -> Trained:
     ds = load_dataset(params)
     t0 = time.perf_counter()
-    model = fit_model(ds.train, ds.dev, params.model, extra=ds.weak)
+    model = fit_model(ds.train, ds.dev, params.model, extra=ds.weak, written=ds.written)
     seconds = time.perf_counter() - t0
-    dev, dev_pred = evaluate_rows(model, ds.dev)
-    test, test_pred = evaluate_rows(model, ds.test)
-    return Trained(model, ds, dev, test, dev_pred, test_pred, seconds)
+    dev, test, dev_pred, test_pred = score_splits(model, ds, params)
+    behaviour = eval_set_metrics(model, params.paths.eval_sets)
+    return Trained(model, ds, dev, test, dev_pred, test_pred, seconds, behaviour)
+
+
+def learning_curve(params: Params, log: Callable[[str], None] = print) -> list[dict[str, float]]:
+    """Dev type macro-F1 (with and without sections) and theme micro-F1 when the model is fitted
+    on growing shares of the train split's hand labels (a fixed random order, so each share
+    contains the smaller ones; written sentences are always included)."""
+    ds = load_dataset(params)
+    order = np.random.default_rng(params.model.random_state).permutation(len(ds.train))
+    rows = []
+    for frac in params.evaluation.learning_curve:
+        sub = [ds.train[i] for i in sorted(order[: max(1, round(frac * len(ds.train)))])]
+        model = fit_model(sub, ds.dev, params.model, extra=ds.weak, written=ds.written)
+        dev, _ = evaluate_rows(model, ds.dev)
+        bare, _ = evaluate_rows(model, without_sections(ds.dev))
+        row = {"fraction": frac, "train_n": float(len(sub)), "dev_type_macro_f1": dev["type_macro_f1"],
+               "dev_nosec_type_macro_f1": bare["type_macro_f1"], "dev_theme_micro_f1": dev["theme_micro_f1"]}
+        log(f"  {frac:>5.0%} of train ({len(sub)} sentences): dev macro-F1 {row['dev_type_macro_f1']:.3f}, "
+            f"without sections {row['dev_nosec_type_macro_f1']:.3f}, theme micro-F1 {row['dev_theme_micro_f1']:.3f}")
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------- #
@@ -156,7 +196,7 @@ def run_search(params: Params, write_params: bool = False, log: Callable[[str], 
     ds = load_dataset(params)
     rows = []
     for setting, mp in search_grid(params.model):
-        model = fit_model(ds.train, ds.dev, mp, extra=ds.weak)
+        model = fit_model(ds.train, ds.dev, mp, extra=ds.weak, written=ds.written)
         dev, _ = evaluate_rows(model, ds.dev)
         if each is not None:
             each(setting, dev)

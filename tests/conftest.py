@@ -45,6 +45,39 @@ def write_params(tmp: Path, serve: dict | None = None, ingest: dict | None = Non
     return out
 
 
+def small_data(tmp: Path, train_rows: int = 6000, held_out_rows: int = 1000) -> Path:
+    """A data/ directory with a fixed sample of the hand labels (every split represented) and the
+    council split: for tests of the training *mechanics* (CLI, registry, tracking server), which
+    need a real model but not one fitted on every label."""
+    import csv
+    import shutil
+
+    from pipeline.data import council_of, read_metadata, read_split
+
+    p = default_params()
+    src = p.paths.data
+    split, meta = read_split(src / "split.csv"), read_metadata(p.paths.corpus_metadata)
+    with (src / "labels" / "hand.csv").open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    keep, seen = [], {"train": 0, "dev": 0, "test": 0}
+    for r in rows:  # hand.csv is in a fixed order: the first rows of each split
+        side = split.get(council_of(r["report"], meta), "train")
+        limit = train_rows if side == "train" else held_out_rows
+        if seen[side] < limit:
+            seen[side] += 1
+            keep.append(r)
+    out = tmp / "data"
+    (out / "labels").mkdir(parents=True)
+    shutil.copy(src / "split.csv", out / "split.csv")
+    with (out / "labels" / "hand.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(keep)
+    shutil.copytree(src / "labels" / "written", out / "labels" / "written")
+    return out
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> dict:
     """Train once for the session into a private MLflow store and models/ directory."""

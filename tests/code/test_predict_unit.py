@@ -15,7 +15,8 @@ from pipeline.errors import UserError
 from pipeline.model import TaggerModel
 from pipeline.predict import load_model, tag_paths, tag_sentences
 from pipeline.schema import RECORD
-from tests.conftest import write_params
+from pipeline.config import default_params
+from tests.conftest import synthetic_rows, write_params
 
 
 def _params(tmp_path, **paths):
@@ -75,9 +76,13 @@ def test_load_model_messages(tmp_path, tiny_model):
     assert isinstance(load_model(str(d / "model.joblib"), p), TaggerModel)
 
 
-def test_a_model_saved_before_pipeline_model_existed_still_loads(tiny_model, tmp_path, monkeypatch):
+def test_a_model_saved_before_pipeline_model_existed_still_loads(tmp_path, monkeypatch):
     """Models of earlier versions were pickled as pipeline.train.TaggerModel with the fitted parts
-    named vectorizer, type_clf, theme_clf, thresholds (and pipeline.train.normalise_text)."""
+    named vectorizer, type_clf, theme_clf, thresholds (and pipeline.train.normalise_text: no scope marks)."""
+    from pipeline.train import fit_model
+
+    mp = default_params().model.model_copy(update={"scope_marks": False})
+    tiny_model = fit_model(synthetic_rows(0), synthetic_rows(1), mp)
     legacy_state = {"vectorizer": tiny_model.vectorizer_, "type_clf": tiny_model.type_clf_,
                     "theme_clf": tiny_model.theme_clf_, "thresholds": tiny_model.thresholds_,
                     "max_themes": tiny_model.max_themes, "evidence_words": tiny_model.evidence_words,

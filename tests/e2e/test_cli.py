@@ -163,9 +163,10 @@ def test_evaluate_a_labelled_file(tmp_path, trained):
 
 
 def test_train_cli_registers_and_reports(tmp_path):
-    from tests.conftest import write_params
+    from tests.conftest import small_data, write_params
 
-    pf = write_params(tmp_path, models=tmp_path / "models", mlflow_db=tmp_path / "m.db", mlflow_artifacts=tmp_path / "art")
+    pf = write_params(tmp_path, models=tmp_path / "models", mlflow_db=tmp_path / "m.db", mlflow_artifacts=tmp_path / "art",
+                      data=small_data(tmp_path))
     r = run("train", params=pf)
     assert r.returncode == 0, r.stderr
     assert "registered ofsted-tagger version 1: promoted to @champion" in r.stdout

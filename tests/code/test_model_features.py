@@ -1,0 +1,88 @@
+"""Scope marks, furniture (codebook rule 6), evidence terms, written sentences and the
+evaluation helpers: fast units, no corpus model needed."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from pipeline.config import default_params
+from pipeline.data import read_written
+from pipeline.evaluate import bootstrap_ci, eval_set_metrics, type_macro_f1
+from pipeline.model import is_evidence_term, is_furniture, mark_scopes
+
+
+def test_negation_scope_marks_the_words_a_negator_reaches():
+    marked = mark_scopes("There are no widespread or serious failures that leave children at risk.")
+    assert "neg_serious" in marked and "neg_failures" in marked
+    assert "neg_leave" not in marked  # the clause break ("that") ends the scope
+    assert "neg_" not in mark_scopes("Failures are widespread and serious.")
+    assert "neg_always" in mark_scopes("Supervision doesn't always address practice.")
+
+
+def test_concession_and_contrast_clauses_are_marked():
+    a = mark_scopes("Although supervision is mostly regular, it does not always address practice.")
+    assert "sub_regular" in a and "sub_practice" not in a
+    b = mark_scopes("Most plans are detailed, but a small number lack clear actions.")
+    assert "main_small" in b and "main_detailed" not in b
+    assert mark_scopes("Caseloads are manageable.") == "caseloads are manageable."
+
+
+def test_scope_marking_is_linear_in_length():
+    text = ("not " * 50_000) + ("although , " * 50_000) + ("but x " * 50_000)
+    t0 = time.perf_counter()
+    mark_scopes(text)
+    assert time.perf_counter() - t0 < 2
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("Children who need help and protection Inadequate", None),
+    ("The experiences and progress of children in care and care leavers: Good", None),
+    ("1. Children who need help and protection", None),
+    ("Isle of Wight Council", None),
+    ("Good", None),
+    ("(Principle 1)", None),
+    ("Information about this local authority area including its large rural population", "heading"),
+])
+def test_headings_and_judgement_rows_are_furniture(text, kind):
+    assert is_furniture(text, kind)
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("Caseloads are manageable.", None),
+    ("The timeliness of return home interviews", None),  # a bare recommendation item without a full stop
+    ("Social workers visit children regularly and their practice is good", None),
+    ("However, a waiting list is in operation. (Recommendation)", "heading"),
+])
+def test_sentences_are_not_furniture(text, kind):
+    assert not is_furniture(text, kind)
+
+
+def test_evidence_terms_are_content_words_or_phrases():
+    assert is_evidence_term("delay") and is_evidence_term("not always") and is_evidence_term("too many")
+    assert not is_evidence_term("are") and not is_evidence_term("and is") and not is_evidence_term("0")
+    assert not is_evidence_term("neg_serious") and not is_evidence_term("sub_plans sub_lack")
+
+
+def test_written_sentences_load_with_their_source():
+    rows = read_written(default_params())
+    assert len(rows) > 4000
+    assert {r.report for r in rows} == {"written"} and all(r.section == "" for r in rows)
+    assert all(r.source.startswith("written_") for r in rows)
+    assert len({r.id for r in rows}) > 0.99 * len(rows)
+
+
+def test_bootstrap_interval_brackets_the_point_estimate():
+    rng = np.random.default_rng(0)
+    gold = list(rng.choice(["strength", "weakness", "recommendation", "neutral"], 500))
+    pred = [g if rng.random() < 0.85 else "strength" for g in gold]
+    lo, hi = bootstrap_ci(gold, pred, type_macro_f1, samples=200, seed=1)
+    assert lo < type_macro_f1(gold, pred) < hi and hi - lo < 0.15
+
+
+def test_evaluation_sets_are_scored(tiny_model):
+    m = eval_set_metrics(tiny_model, default_params().paths.eval_sets)
+    assert m["contrast_n"] >= 300 and m["news_n"] >= 300 and m["plain_n"] >= 200
+    assert 0 <= m["contrast_pairs_right"] <= 1 and 0 <= m["news_swn_macro_f1"] <= 1
