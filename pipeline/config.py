@@ -120,6 +120,7 @@ class ModelParams(_Frozen):
     max_themes: int = Field(ge=1, le=3)
     evidence_words: int = Field(ge=1)
     random_state: int
+    n_jobs: int = Field(ge=1, le=64)
 
 
 class TrackingParams(_Frozen):

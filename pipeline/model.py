@@ -187,7 +187,7 @@ class TaggerModel(BaseEstimator):
     def __init__(self, *, tfidf: dict, type_logreg: dict, theme_logreg: dict, use_section: bool,
                  augment_blank_section: bool, scope_marks: bool, calibration: str, calibration_cv: int,
                  theme_threshold_grid: Sequence[float], theme_default_threshold: float, max_themes: int,
-                 evidence_words: int, random_state: int):
+                 evidence_words: int, random_state: int, n_jobs: int = 1):
         self.tfidf = tfidf
         self.type_logreg = type_logreg
         self.theme_logreg = theme_logreg
@@ -201,6 +201,7 @@ class TaggerModel(BaseEstimator):
         self.max_themes = max_themes
         self.evidence_words = evidence_words
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fitting
     def fit(self, texts: Sequence[str], types: Sequence[str], themes: Sequence[Sequence[str] | None],
@@ -236,7 +237,8 @@ class TaggerModel(BaseEstimator):
         # themes are fitted on each labelled sentence once (with its section): the blank-section
         # copies help the type without sections but only double the 18 theme fits' cost
         Y = theme_matrix([themes[i] for i in hand])
-        self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg)).fit(X[: len(hand)], Y)
+        self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg), n_jobs=self.n_jobs).fit(
+            X[: len(hand)], Y)
         self.thresholds_ = np.full(len(THEMES), self.theme_default_threshold)
         self._prepare()
         if dev_texts is not None and len(dev_texts):
