@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import tempfile
 import typing
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +49,7 @@ from pipeline.summary import Summary, summarise
 STATIC = Path(__file__).resolve().parent / "static"
 ENV_PARAMS = "OFSTED_TAGGER_PARAMS"
 ENV_MODEL = "OFSTED_TAGGER_MODEL"
+GIL_SWITCH_S = 0.001  # the server's GIL switch interval (Python's default is 0.005)
 INLINE_SENTENCES = 64  # /v1/sentences tags up to this many on the event loop (~1 ms), more on a thread
 
 
@@ -226,6 +229,19 @@ def parse_timeout(params: Params) -> float:
     return older if older is not None and "parse_timeout_s" not in params.serve.model_fields_set else params.serve.parse_timeout_s
 
 
+def _tagged_report(model: Any, parsed: Parsed) -> Response:
+    """On a thread: a parsed report tagged, summarised and rendered as the response.
+
+    Records are rendered one by one (orjson holds the GIL for a whole call: one call over
+    10,000 records kept the event loop waiting for it)."""
+    records = tag_units(model, parsed.units())
+    summary = summarise(records)[0] if records else Summary(parsed.report_id, 0, {}, {}, None)
+    body = b"".join((b'{"report":', orjson.dumps(parsed.report_id), b',"sentences":[',
+                     b",".join(orjson.dumps(r) for r in records), b'],"summary":',
+                     orjson.dumps(dataclasses.asdict(summary)), b"}"))
+    return Response(body, media_type="application/json")
+
+
 def create_app(params: Params | None = None, model_uri: str | None = None) -> FastAPI:
     params = params or load_params(os.environ.get(ENV_PARAMS) or None)
     model_uri = model_uri if model_uri is not None else (os.environ.get(ENV_MODEL) or None)
@@ -236,6 +252,12 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
     async def lifespan(app: FastAPI):
         state["model"] = load_model(model_uri, params)
         state["card"] = _model_info(model_uri, params)
+        # Tagging holds the GIL most of the time: one tagging thread at a time leaves the event loop
+        # a GIL to take every switch interval (with four, /health waited up to 300 ms); more would not
+        # tag faster in one process anyway.
+        state["tagging"] = anyio.CapacityLimiter(1)
+        # and the loop waits for the GIL at most 1 ms (not 5) after each socket read or write it makes
+        sys.setswitchinterval(GIL_SWITCH_S)
         pool = ParsePool(parse_settings(params), params.serve.parse_workers, parse_timeout(params))
         try:
             await pool.start()
@@ -299,7 +321,8 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
         if len(body.sentences) <= INLINE_SENTENCES:  # under a millisecond: no thread hop
             records = tag_sentences(state["model"], body.sentences, "request")
         else:
-            records = await run_in_threadpool(tag_sentences, state["model"], body.sentences, "request")
+            records = await anyio.to_thread.run_sync(tag_sentences, state["model"], body.sentences, "request",
+                                                     limiter=state["tagging"])
         # records are built by our own code to the declared schema: serialise them directly
         return FastJSON({"sentences": records})
 
@@ -330,14 +353,12 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
         else:
             raise ApiError(415, f"unsupported content type '{ctype}'; send JSON or a multipart file upload.")
         rid = parsed.report_id
-        if not parsed.units:
+        if not len(parsed):
             raise ApiError(422, f"{rid}: no text to tag.")
-        if len(parsed.units) > params.serve.max_sentences * 5:
-            raise ApiError(413, f"{rid}: {len(parsed.units)} sentences is too long a report for one request "
+        if len(parsed) > params.serve.max_sentences * 5:
+            raise ApiError(413, f"{rid}: {len(parsed)} sentences is too long a report for one request "
                                 f"(5 x serve.max_sentences); split it.")
-        records = await run_in_threadpool(tag_units, state["model"], parsed.units)
-        summary = summarise(records)[0] if records else Summary(rid, 0, {}, {}, None)
-        return FastJSON({"report": rid, "sentences": records, "summary": dataclasses.asdict(summary)})
+        return await anyio.to_thread.run_sync(_tagged_report, state["model"], parsed, limiter=state["tagging"])
 
     async def _parse(job) -> Parsed:
         try:
