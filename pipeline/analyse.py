@@ -13,15 +13,21 @@
 - :func:`write_outputs` writes sentences.parquet, reports.csv, summary.xlsx,
   index.html (self-contained dashboard) and PNG charts; :func:`compare_reports`
   says what changed between two inspections of a council.
+
+Outputs are safe whatever the reports and metadata hold: every value in a page goes
+through :func:`pipeline.report.esc`, spreadsheet cells through report.py's cell rules;
+the output directory is written as a whole (:func:`pipeline.errors.atomic_directory`);
+page names are unique (:func:`page_names`).  The metadata CSV and the output directory are
+checked before any tagging; predict's JSONL is validated line by line (:func:`read_tagged_jsonl`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import html
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -31,11 +37,11 @@ from scipy.stats import spearmanr
 
 from pipeline.config import Params
 from pipeline.data import ReportMeta, council_of, read_metadata, read_split, split_path
-from pipeline.errors import UserError, atomic_write
-from pipeline.inputs import iter_documents
+from pipeline.errors import UserError, atomic_directory, atomic_write, check_output_dir
+from pipeline.inputs import ReportIds, iter_documents
 from pipeline.model import TaggerModel
 from pipeline.predict import load_model, tag_document
-from pipeline.report import render_html
+from pipeline.report import esc, render_html, write_records, write_tables_xlsx
 from pipeline.schema import (
     GRADE_SCORE,
     JUDGEMENTS,
@@ -235,19 +241,19 @@ def compare_text(name_a: str, name_b: str, changes: Sequence[ThemeChange]) -> st
 def compare_html(name_a: str, name_b: str, changes: Sequence[ThemeChange]) -> str:
     rows = []
     for c in changes:
-        ex = "".join(f"<li>{html.escape(e)}</li>" for e in c.examples)
+        ex = "".join(f"<li>{esc(e)}</li>" for e in c.examples)
         rows.append(
-            f"<tr class='{c.status.replace(' ', '-')}'><td>{c.theme}</td>"
-            f"<td>{c.before['strength']}/{c.before['weakness']}/{c.before['recommendation']}</td>"
-            f"<td>{c.after['strength']}/{c.after['weakness']}/{c.after['recommendation']}</td>"
-            f"<td>{c.status}</td><td><ul>{ex}</ul></td></tr>"
+            f"<tr class='{esc(c.status.replace(' ', '-'))}'><td>{esc(c.theme)}</td>"
+            f"<td>{esc(c.before['strength'])}/{esc(c.before['weakness'])}/{esc(c.before['recommendation'])}</td>"
+            f"<td>{esc(c.after['strength'])}/{esc(c.after['weakness'])}/{esc(c.after['recommendation'])}</td>"
+            f"<td>{esc(c.status)}</td><td><ul>{ex}</ul></td></tr>"
         )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>compare</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}.new-weakness,.declined{background:#f9d6d5}"
         ".resolved-weakness,.new-strength,.improved{background:#d7f0d2}.lost-strength{background:#fdebc8}</style></head>"
-        f"<body><h1>{html.escape(name_a)} &rarr; {html.escape(name_b)}</h1>"
+        f"<body><h1>{esc(name_a)} &rarr; {esc(name_b)}</h1>"
         "<p>Counts are strengths / weaknesses / recommendations per theme.</p><table><tr><th>theme</th><th>before</th>"
         f"<th>after</th><th>change</th><th>examples</th></tr>{''.join(rows)}</table></body></html>"
     )
@@ -293,8 +299,8 @@ def timeline_svg(rows: Sequence[dict], council: str) -> str:
     def y(v: float) -> float:
         return top + (1 - v) / 2 * (h - top - 28)
 
-    parts = [f"<svg width='{w}' height='{h + 16}' role='img' aria-label='net score over time, {html.escape(council)}'>",
-             f"<text x='{left}' y='14' font-weight='bold'>{html.escape(council)}</text>",
+    parts = [f"<svg width='{w}' height='{h + 16}' role='img' aria-label='net score over time, {esc(council)}'>",
+             f"<text x='{left}' y='14' font-weight='bold'>{esc(council)}</text>",
              f"<line x1='{left}' x2='{w - 10}' y1='{y(0):.1f}' y2='{y(0):.1f}' stroke='#bbb'/>",
              f"<text x='2' y='{y(1) + 4:.1f}' font-size='10'>+1</text><text x='2' y='{y(-1) + 4:.1f}' font-size='10'>-1</text>"]
     series = [("whole report", "net_score", "#000", 2.5)] + [
@@ -304,11 +310,11 @@ def timeline_svg(rows: Sequence[dict], council: str) -> str:
         if len(pts) >= 1:
             path = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in pts)
             parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='{width}' points='{path}'>"
-                         f"<title>{name}</title></polyline>")
-            parts.extend(f"<circle cx='{x:.1f}' cy='{y(v):.1f}' r='2.5' fill='{colour}'><title>{name}: {v:+.2f}</title></circle>"
+                         f"<title>{esc(name)}</title></polyline>")
+            parts.extend(f"<circle cx='{x:.1f}' cy='{y(v):.1f}' r='2.5' fill='{colour}'><title>{esc(name)}: {v:+.2f}</title></circle>"
                          for x, v in pts)
     for x, r in zip(xs, mine):
-        parts.append(f"<text x='{x:.1f}' y='{h + 10}' font-size='10' text-anchor='middle'>{r['date'][:7]}</text>")
+        parts.append(f"<text x='{x:.1f}' y='{h + 10}' font-size='10' text-anchor='middle'>{esc(r['date'][:7])}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -336,9 +342,28 @@ def _slug(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", s.lower()).strip("_") or "x"
 
 
+def page_names(reports: Iterable[str]) -> dict[str, str]:
+    """A file name per report under reports/, never two alike: lower-case ASCII slugs, and where
+    two reports share one (ids differing in case, punctuation or accents) '-2', '-3'... in id order."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for rep in sorted(set(reports)):
+        base = _slug(rep)
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        names[rep] = name + ".html"
+    return names
+
+
+ANALYSE_OUTPUTS = ("sentences.parquet", "reports.csv", "summary.xlsx", "index.html", "charts", "reports")
+
+
 def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], out: Path,
                   corrs: Sequence[Correlation]) -> dict[str, Path]:
-    """All files of ``analyse``; each is written atomically."""
+    """All files of ``analyse`` into ``out`` (analyse_archive passes a directory that is swapped in whole)."""
     import pandas as pd  # lazy: pandas costs start-up time and is needed only for these files
 
     out.mkdir(parents=True, exist_ok=True)
@@ -357,8 +382,7 @@ def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], o
     with atomic_write(out / "sentences.parquet", "wb", encoding=None) as fh:
         pd.DataFrame(flat).to_parquet(fh, index=False)
     paths["sentences"] = out / "sentences.parquet"
-    with atomic_write(out / "reports.csv") as fh:
-        pd.DataFrame(rows).to_csv(fh, index=False, lineterminator="\n")
+    write_records(rows, "csv", out / "reports.csv", list(rows[0]) if rows else [])
     paths["reports"] = out / "reports.csv"
     councils = sorted({r["council"] for r in rows})
     per_council = []
@@ -367,20 +391,18 @@ def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], o
         per_council.append({"council": c, "reports": len(mine), "first": mine[0]["date"], "last": mine[-1]["date"],
                             "net_first": mine[0]["net_score"], "net_last": mine[-1]["net_score"],
                             "grade_last": mine[-1]["grade_overall_effectiveness"]})
-    with atomic_write(out / "summary.xlsx", "wb", encoding=None) as fh:
-        with pd.ExcelWriter(fh, engine="openpyxl") as xw:
-            pd.DataFrame(rows).to_excel(xw, sheet_name="reports", index=False)
-            pd.DataFrame(nat).to_excel(xw, sheet_name="themes x type", index=False)
-            pd.DataFrame(per_council).to_excel(xw, sheet_name="per council", index=False)
+    write_tables_xlsx({"reports": rows, "themes x type": nat, "per council": per_council}, out / "summary.xlsx")
     paths["summary"] = out / "summary.xlsx"
     _heatmap_png(nat, out / "charts" / "national_heatmap.png")
-    for rep, recs in group_by_report(records).items():
-        with atomic_write(out / "reports" / f"{_slug(rep)}.html") as fh:
+    by_report = group_by_report(records)
+    pages = page_names(by_report)
+    for rep, recs in by_report.items():
+        with atomic_write(out / "reports" / pages[rep]) as fh:
             fh.write(render_html(recs, summarise(recs), title=rep))
     _theme_bars_png(nat, out / "charts" / "themes_net.png")
     multi = [c for c in councils if sum(r["council"] == c for r in rows) > 1]
     with atomic_write(out / "index.html") as fh:
-        fh.write(_dashboard(rows, nat, multi, corrs))
+        fh.write(_dashboard(rows, nat, multi, corrs, pages))
     paths["index"] = out / "index.html"
     return paths
 
@@ -389,13 +411,14 @@ def _fmt_net_score(v: float | None) -> str:
     return "" if v is None else f"{v:+.2f}"
 
 
-def _dashboard(rows: Sequence[dict], nat: Sequence[dict], multi: Sequence[str], corrs: Sequence[Correlation]) -> str:
+def _dashboard(rows: Sequence[dict], nat: Sequence[dict], multi: Sequence[str], corrs: Sequence[Correlation],
+               pages: dict[str, str] | None = None) -> str:
     ranked = sorted((r for r in nat if r["net_score"] is not None), key=lambda r: r["net_score"])
     weakest, strongest = ranked[:5], ranked[-5:][::-1]
 
     def theme_list(items):
-        return "".join(f"<li><b>{r['theme']}</b>: net {_fmt_net_score(r['net_score'])} "
-                       f"({r['strength']} strengths, {r['weakness']} weaknesses)</li>" for r in items)
+        return "".join(f"<li><b>{esc(r['theme'])}</b>: net {_fmt_net_score(r['net_score'])} "
+                       f"({esc(r['strength'])} strengths, {esc(r['weakness'])} weaknesses)</li>" for r in items)
 
     heat_rows = []
     for r in nat:
@@ -403,19 +426,21 @@ def _dashboard(rows: Sequence[dict], nat: Sequence[dict], multi: Sequence[str], 
         cells = []
         for t, colour in (("strength", "60,154,60"), ("weakness", "201,66,63"), ("recommendation", "224,160,48")):
             a = r[t] / total
-            cells.append(f"<td style='background:rgba({colour},{a:.2f})'>{r[t]}</td>")
-        heat_rows.append(f"<tr><td>{r['theme']}</td>{''.join(cells)}</tr>")
+            cells.append(f"<td style='background:rgba({colour},{a:.2f})'>{esc(r[t])}</td>")
+        heat_rows.append(f"<tr><td>{esc(r['theme'])}</td>{''.join(cells)}</tr>")
     corr_rows = "".join(
-        f"<tr><td>{c.scope}</td><td>{c.judgement}</td><td>{c.n}</td><td>{'n/a' if c.rho is None else f'{c.rho:+.3f}'}</td></tr>"
+        f"<tr><td>{esc(c.scope)}</td><td>{esc(c.judgement)}</td><td>{esc(c.n)}</td>"
+        f"<td>{'n/a' if c.rho is None else f'{c.rho:+.3f}'}</td></tr>"
         for c in corrs)
+    pages = pages or page_names(r["report"] for r in rows)
     report_rows = "".join(
-        f"<tr><td>{html.escape(r['council'])}</td><td>{r['date']}</td>"
-        f"<td><a href='reports/{_slug(r['report'])}.html'>{html.escape(r['report'])}</a></td>"
-        f"<td>{r['grade_overall_effectiveness'] or ''}</td><td>{r['n_strength']}</td><td>{r['n_weakness']}</td>"
-        f"<td>{r['n_recommendation']}</td><td>{_fmt_net_score(r['net_score'])}</td></tr>"
+        f"<tr><td>{esc(r['council'])}</td><td>{esc(r['date'])}</td>"
+        f"<td><a href='reports/{esc(urllib.parse.quote(pages[r['report']]))}'>{esc(r['report'])}</a></td>"
+        f"<td>{esc(r['grade_overall_effectiveness'])}</td><td>{esc(r['n_strength'])}</td><td>{esc(r['n_weakness'])}</td>"
+        f"<td>{esc(r['n_recommendation'])}</td><td>{_fmt_net_score(r['net_score'])}</td></tr>"
         for r in rows)
     timelines = "".join(f"<figure>{timeline_svg(rows, c)}</figure>" for c in multi)
-    legend = " ".join(f"<span style='color:{c}'>&#9632; {th}</span>" for th, c in zip(_TIMELINE_THEMES, _TIMELINE_COLOURS))
+    legend = " ".join(f"<span style='color:{c}'>&#9632; {esc(th)}</span>" for th, c in zip(_TIMELINE_THEMES, _TIMELINE_COLOURS))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ofsted-tagger: the archive</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;color:#222}}
 table{{border-collapse:collapse;margin:.8em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
@@ -432,34 +457,72 @@ td:first-child,th:first-child{{text-align:left}}figure{{display:inline-block;mar
 <footer><p>Report texts: Ofsted, Crown copyright, Open Government Licence v3.0.</p></footer></body></html>"""
 
 
+_TAGGED_REQUIRED = ("report", "text", "type", "themes", "type_scores", "theme_scores")
+
+
+def _tagged_problem(r: Any) -> str | None:
+    """What is wrong with one line of predict's JSONL, or None."""
+    if not isinstance(r, dict):
+        return f"a JSON {type(r).__name__}, not an object"
+    missing = [k for k in _TAGGED_REQUIRED if k not in r]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if not isinstance(r["report"], str) or not isinstance(r["text"], str):
+        return "'report' and 'text' must be strings"
+    if r["type"] not in TYPES:
+        return f"'type' must be one of {', '.join(TYPES)}"
+    if not isinstance(r["themes"], list) or any(t not in THEMES for t in r["themes"]):
+        return "'themes' must be a list of the codebook's themes"
+    for key, labels in (("type_scores", TYPES), ("theme_scores", THEMES)):
+        sc = r[key]
+        if not isinstance(sc, dict) or any(not isinstance(sc.get(k), (int, float)) or isinstance(sc.get(k), bool)
+                                           for k in labels):
+            return f"'{key}' must map every label to a number"
+    for key, typ in (("index", int), ("confidence", (int, float)), ("section", str), ("kind", str)):
+        if key in r and (not isinstance(r[key], typ) or isinstance(r[key], bool)):
+            return f"'{key}' has the wrong type"
+    if "grade" in r and r["grade"] is not None and not isinstance(r["grade"], str):
+        return "'grade' must be a string or null"
+    if "evidence" in r and (not isinstance(r["evidence"], list) or not all(isinstance(w, str) for w in r["evidence"])):
+        return "'evidence' must be a list of strings"
+    return None
+
+
 def read_tagged_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records written by ``predict --format jsonl``."""
+    """Records written by ``predict --format jsonl``, each line checked (one-line UserError naming the line)."""
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                raise UserError(f"{path}:{n}: not valid JSON; give a JSONL written by 'ofsted-tagger predict'.")
-            missing = {"report", "text", "type", "themes", "type_scores", "theme_scores"} - set(r)
-            if missing:
-                raise UserError(f"{path}:{n}: missing {', '.join(sorted(missing))}; give predict's JSONL output.")
-            r.setdefault("confidence", max(r["type_scores"].values()))
-            out.append(fill_defaults(r))
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    r = json.loads(line)
+                except (json.JSONDecodeError, RecursionError):
+                    raise UserError(f"{path}:{n}: not valid JSON; give a JSONL written by 'ofsted-tagger predict'.")
+                problem = _tagged_problem(r)
+                if problem:
+                    raise UserError(f"{path}:{n}: {problem}; give predict's JSONL output.")
+                r.setdefault("confidence", max(r["type_scores"].values()))
+                out.append(fill_defaults(r))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); give predict's JSONL output.")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror}); check the file.")
     return out
 
 
 def is_tagged_jsonl(path: Path) -> bool:
+    """Does ``path`` look like predict's JSONL (a .jsonl whose first line has type_scores)?"""
     if path.suffix.lower() != ".jsonl" or not path.is_file():
         return False
-    with path.open(encoding="utf-8") as fh:
-        first = fh.readline()
     try:
-        return "type_scores" in json.loads(first)
-    except (json.JSONDecodeError, TypeError):
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            first = fh.readline(1 << 20)
+        head = json.loads(first)
+    except (OSError, ValueError, RecursionError):
         return False
+    return isinstance(head, dict) and "type_scores" in head
 
 
 # --------------------------------------------------------------------------- #
@@ -472,17 +535,18 @@ def tagged_inputs(paths: Iterable[str], params: Params, model: Callable[[], Tagg
     records: list[dict[str, Any]] = []
     metas: dict[str, ReportMeta] = {}
     files = []
+    ids = ReportIds()  # a report id in two inputs would merge two reports into one
     for raw in paths:
         if is_tagged_jsonl(Path(raw)):
-            recs = read_tagged_jsonl(Path(raw))
-            records.extend(recs)
-            for rep, rr in group_by_report(recs).items():
-                metas[rep] = report_metadata_from_text(rep, "", rr)
+            for rep, rr in group_by_report(read_tagged_jsonl(Path(raw))).items():
+                if ids.claim(rep, f"{raw} (report '{rep}')", errors):
+                    records.extend(rr)
+                    metas[rep] = report_metadata_from_text(rep, "", rr)
         else:
             files.append(raw)
     if files:
         tagger = model()
-        for doc in iter_documents(files, params, errors):
+        for doc in iter_documents(files, params, errors, ids):
             recs = tag_document(tagger, doc, params)
             records.extend(recs)
             metas[doc.report_id] = report_metadata_from_text(doc.report_id, doc.title, recs)
@@ -520,17 +584,22 @@ class Analysis:
 
 def analyse_archive(paths: Iterable[str], outdir: Path, params: Params, errors: list[str], metadata: Path | None = None,
                     model_uri: str | None = None, engine: str = "local", spark_master: str = "local[2]") -> Analysis | None:
-    """The ``analyse`` command: tag, tabulate, correlate with grades, write every file; None if nothing to analyse."""
+    """The ``analyse`` command: tag, tabulate, correlate with grades, write every file; None if nothing to analyse.
+
+    The output directory and the metadata CSV are checked before any tagging; the files are
+    written into a temporary directory that replaces ``outdir`` as a whole at the end."""
+    target = check_output_dir(outdir, ANALYSE_OUTPUTS)
+    given = read_metadata(metadata) if metadata else {}
     records, metas = tag_archive(paths, params, model_uri, errors, engine, spark_master)
     if not records:
         errors.append("nothing to analyse: no readable reports or tagged sentences in the input.")
         return None
-    if metadata:
-        given = read_metadata(metadata)
-        metas.update({k: v for k, v in given.items() if k in metas})
+    metas.update({k: v for k, v in given.items() if k in metas})
     rows = report_table(records, metas)
     corrs = grade_correlations(rows, held_out_reports(params, [r["report"] for r in rows]))
-    written = write_outputs(records, metas, outdir, corrs)
+    with atomic_directory(outdir, ANALYSE_OUTPUTS) as staging:
+        staged = write_outputs(records, metas, staging, corrs)
+    written = {k: target / p.relative_to(staging) for k, p in staged.items()}
     return Analysis(rows, len(records), written, corrs)
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 import click
 
 from pipeline.config import Params, load_params
-from pipeline.errors import UserError, atomic_write
+from pipeline.errors import UserError, atomic_write, check_output_file, written_outputs
 from pipeline.schema import SENTENCE_FIELDS
 
 
@@ -50,9 +50,20 @@ def run_guarded(fn: Callable[[], int | None]) -> None:
     except UserError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        fail("interrupted; nothing was written.", 130)
+        done = written_outputs()
+        if not done:
+            fail("interrupted; nothing was written (existing outputs are untouched).", 130)
+        shown = ", ".join(str(p) for p in done[:3]) + (f" and {len(done) - 3} more" if len(done) > 3 else "")
+        fail(f"interrupted; written in full before the interrupt: {shown}; nothing else was written.", 130)
     if code:
         sys.exit(code)
+
+
+def output_file(output: str | None) -> str | None:
+    """``--output`` checked before any work: None and '-' mean standard output."""
+    if output is not None and output != "-":
+        check_output_file(output)
+    return output
 
 
 def report_errors(errors: list[str]) -> int:
@@ -61,10 +72,27 @@ def report_errors(errors: list[str]) -> int:
     return 1 if errors else 0
 
 
+class OneLineErrors(click.Group):
+    """The top command: click's usage errors (a bad option value, a missing argument) are one line
+    ``error: ...`` with exit code 2, like every other error, instead of a usage block."""
+
+    def main(self, *args, **kwargs):  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "ofsted-tagger"
+            fail(f"{exc.format_message().rstrip('.')}; see '{where} --help'.", exc.exit_code)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            fail("aborted.", 1)
+
+
 # --------------------------------------------------------------------------- #
 # Commands
 # --------------------------------------------------------------------------- #
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
               help="Configuration file (default: params.yaml of the project).")
 @click.version_option(package_name="ofsted-tagger")
@@ -89,6 +117,7 @@ def segment(ctx: Context, paths: tuple[str, ...], fmt: str, output: str | None) 
         from pipeline.inputs import segment_paths
         from pipeline.report import write_records
 
+        output_file(output)
         errors: list[str] = []
         records = segment_paths(paths, ctx.params, errors)
         if not records and not errors:
@@ -288,7 +317,7 @@ def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str |
         from pipeline.summary import summarise, summary_text
 
         p = ctx.params
-        to_stdout = not output or output == "-"
+        to_stdout = output_file(output) is None or output == "-"
         chosen = fmt or ("jsonl" if to_stdout else Path(output).suffix.lstrip(".").lower())
         if chosen not in PREDICT_FORMATS:
             raise UserError(f"{output}: unknown output format '{chosen}'; use --format {'|'.join(PREDICT_FORMATS)}.")
@@ -330,9 +359,10 @@ def evaluate(ctx: Context, file: str, model_uri: str | None, no_section: bool) -
 # --------------------------------------------------------------------------- #
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default: serve.host, loopback).")
-@click.option("--port", type=int, default=None, help="Port (default: serve.port).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port, 1-65535 (default: serve.port).")
 @click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (each with serve.parse_workers parse workers).")
 @pass_ctx
 def serve(ctx: Context, host: str | None, port: int | None, model_uri: str | None, workers: int) -> None:
     """Serve the HTTP API and the web page (http://127.0.0.1:8000/ by default)."""
@@ -349,7 +379,8 @@ def serve(ctx: Context, host: str | None, port: int | None, model_uri: str | Non
 # --------------------------------------------------------------------------- #
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--output", "-o", "outdir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--output", "-o", "outdir", required=True,
+              help="Output directory: a new one, or one a previous run wrote (replaced as a whole).")
 @click.option("--metadata", type=click.Path(dir_okay=False), default=None,
               help="CSV like shared/corpus/reports.csv (report_id, local_authority, dates, grades).")
 @click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
@@ -388,13 +419,14 @@ def compare(ctx: Context, report_a: str, report_b: str, output: str | None, mode
     def run() -> int:
         from pipeline.analyse import compare_html, compare_paths, compare_text
 
+        output_file(output)
         errors: list[str] = []
         changes = compare_paths(report_a, report_b, ctx.params, model_uri, errors)
         if changes is None:
             return report_errors(errors)
         name_a, name_b = Path(report_a).stem, Path(report_b).stem
         click.echo(compare_text(name_a, name_b, changes))
-        if output:
+        if output is not None:
             with atomic_write(output) as fh:
                 fh.write(compare_html(name_a, name_b, changes))
         return 0

@@ -389,7 +389,7 @@ def ingest_limits(ingest: object) -> dict[str, float]:
     }
 
 
-def _text_too_long(path: Path | str, max_text_mb: float, where: str = "") -> InputError:
+def text_too_long(path: Path | str, max_text_mb: float, where: str = "") -> InputError:
     return InputError(
         f"{path}: its text{where} runs past the {max_text_mb:g} MB limit (ingest.max_text_mb in params.yaml); "
         "split the document and retry."
@@ -416,7 +416,7 @@ def _read_pdf_pages(path: Path, max_text_mb: float = DEFAULT_MAX_TEXT_MB) -> lis
                 # counted before it is copied out: a small PDF can hold hundreds of MB of text
                 total += textpage.count_chars()
                 if total > limit:
-                    raise _text_too_long(path, max_text_mb, f" (by page {i + 1})")
+                    raise text_too_long(path, max_text_mb, f" (by page {i + 1})")
                 pages.append(textpage.get_text_range())
             finally:
                 textpage.close()
@@ -430,7 +430,8 @@ def _read_pdf_pages(path: Path, max_text_mb: float = DEFAULT_MAX_TEXT_MB) -> lis
     return pages
 
 
-def _decode_text(path: Path, data: bytes) -> str:
+def decode_text(path: Path, data: bytes) -> str:
+    """Bytes of a text input as str: refused (InputError) if empty, binary or not UTF-8."""
     if not data.strip():
         raise InputError(f"{path}: the file is empty; nothing to tag.")
     if b"\x00" in data[:8192]:
@@ -510,7 +511,7 @@ def _html_units(root: object, path: Path, max_text_mb: float) -> list[str]:
             stack.append((iter(child.contents), rec, n_pli))
     keep = [u for u in units if not u[3]]
     if sum(lengths[b] - lengths[a] for _, a, b, _ in keep) > max_text_mb * _MB:
-        raise _text_too_long(path, max_text_mb)
+        raise text_too_long(path, max_text_mb)
     parts = []
     for el, a, b, _ in keep:
         types = el.interesting_string_types  # what bs4's get_text() keeps
@@ -616,7 +617,7 @@ def _read_docx(
         if t.strip():
             size += len(t) + 2
             if size > limit:
-                raise _text_too_long(path, max_text_mb)
+                raise text_too_long(path, max_text_mb)
             texts.append(t)
     return "\n\n".join(texts)
 
@@ -656,9 +657,9 @@ def read_document(
     if data[:5] == b"%PDF-":
         pages = _read_pdf_pages(path, max_text_mb)
         return Document(rid, clean_pages(pages, layout=True), str(path), "pdf", find_title(pages[0]))
-    text = _decode_text(path, data)
+    text = decode_text(path, data)
     if len(text) > max_text_mb * _MB:
-        raise _text_too_long(path, max_text_mb)
+        raise text_too_long(path, max_text_mb)
     if suffix in (".html", ".htm") or re.match(r"\s*(?:<!doctype html|<html)", text[:200], re.I):
         return Document(rid, clean_text(_read_html(path, data, max_text_mb)), str(path), "html")
     if suffix not in SUPPORTED_SUFFIXES:
@@ -676,7 +677,7 @@ def clean_text(text: str) -> str:
 def document_from_text(text: str, report_id: str = "text", *, max_text_mb: float = DEFAULT_MAX_TEXT_MB) -> Document:
     """A pasted text (stdin, HTTP body) as a :class:`Document`; pages split at running headers."""
     if len(text) > max_text_mb * _MB:
-        raise _text_too_long(f"<{report_id}>", max_text_mb)
+        raise text_too_long(f"<{report_id}>", max_text_mb)
     pages = _text_pages(text)
     return Document(report_id, clean_pages(pages), "<text>", "text", find_title(pages[0] if pages else ""))
 

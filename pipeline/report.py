@@ -6,6 +6,13 @@ summaries; :func:`write_html` a self-contained page.  The HTML page colours each
 words on hover, and ends each report with its summary table and a bar chart of
 strengths, weaknesses and recommendations per theme (inline SVG: no scripts,
 no network, opens anywhere).
+
+What reaches a person is made safe here, for every writer (``analyse`` uses the same
+helpers): :func:`esc` is the one HTML escape (every value put in a page or attribute
+goes through it); :func:`csv_cell` prefixes a text cell that a spreadsheet would run as a
+formula (starting ``= + - @``, tab or carriage return) with ``'``; :func:`write_tables_xlsx`
+writes such cells as text, never formulas, and strips the control characters XML cannot
+hold (which made openpyxl fail and lose every row).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import html
 import json
 import sys
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, Any, Iterable, Sequence
 
 from pipeline.errors import atomic_write
 from pipeline.schema import THEMES, TYPES, flat_columns, flat_record
@@ -23,6 +30,63 @@ from pipeline.summary import Summary, group_by_report
 
 TYPE_COLOURS = {"strength": "#d7f0d2", "weakness": "#f9d6d5", "recommendation": "#fdebc8", "neutral": "#eeeeee"}
 BAR_COLOURS = {"strength": "#3c9a3c", "weakness": "#c9423f", "recommendation": "#e0a030"}
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def esc(value: Any) -> str:
+    """The one HTML escape: any value as text safe in an element or a quoted attribute ('' for None)."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV value that a spreadsheet shows as text: ``'`` before a string starting ``= + - @`` (or tab, CR)."""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _xlsx_cell(ws: Any, value: Any) -> Any:
+    """An openpyxl cell holding ``value``: strings without XML-illegal characters and always as text."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell = Cell(ws, value=value)
+    if cell.data_type == "f":  # openpyxl takes a string starting '=' for a formula
+        cell.data_type = "s"
+    return cell
+
+
+def append_row(ws: Any, values: Iterable[Any]) -> None:
+    """One worksheet row, every value through the xlsx cell rules above."""
+    ws.append([_xlsx_cell(ws, v) for v in values])
+
+
+def write_tables_xlsx(tables: dict[str, Sequence[dict[str, Any]]], path: Path | str) -> None:
+    """A workbook with one sheet per table (rows as dicts; columns from the first row), written atomically."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in tables.items():
+        ws = wb.create_sheet(name[:31])
+        header = list(rows[0]) if rows else []
+        append_row(ws, header)
+        for c in ws[1]:
+            c.font = Font(bold=True)
+        for r in rows:
+            append_row(ws, [r.get(h) for h in header])
+    with atomic_write(path, "wb", encoding=None) as fh:
+        wb.save(fh)
 
 
 def _dump(records: Sequence[dict[str, Any]], fmt: str, fields: Sequence[str], fh: IO[str]) -> None:
@@ -33,14 +97,15 @@ def _dump(records: Sequence[dict[str, Any]], fmt: str, fields: Sequence[str], fh
         w = csv.DictWriter(fh, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in records:
-            w.writerow({k: (";".join(v) if isinstance(v, list) else v) for k, v in r.items()})
+            w.writerow({k: csv_cell(v) for k, v in r.items()})
 
 
 def write_records(records: Sequence[dict[str, Any]], fmt: str, output: str | Path | None,
                   fields: Sequence[str] = ()) -> None:
-    """Records as ``jsonl`` (as they are) or ``csv`` (``fields`` as columns, lists ';'-joined),
-    to a file written atomically, or to stdout when ``output`` is None or '-'."""
-    if output and str(output) != "-":
+    """Records as ``jsonl`` (as they are) or ``csv`` (``fields`` as columns, lists ';'-joined, cells a
+    spreadsheet would run as formulas prefixed with ``'``), to a file written atomically, or to
+    stdout when ``output`` is None or '-'."""
+    if output is not None and str(output) != "-":
         with atomic_write(output) as fh:
             _dump(records, fmt, fields, fh)
     else:
@@ -63,23 +128,23 @@ def write_xlsx(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], 
     ws.title = "sentences"
     rows = [flat_record(r) for r in records]
     header = flat_columns()
-    ws.append(header)
+    append_row(ws, header)
     for c in ws[1]:
         c.font = Font(bold=True)
     for r in rows:
-        ws.append([r[h] for h in header])
+        append_row(ws, [r[h] for h in header])
         fill = TYPE_COLOURS.get(r["type"], "#ffffff").lstrip("#")
         ws.cell(row=ws.max_row, column=header.index("type") + 1).fill = PatternFill("solid", fgColor=fill)
     ws.freeze_panes = "A2"
     ws.column_dimensions["E"].width = 90
     ss = wb.create_sheet("summary")
-    ss.append(["report", "theme", *TYPES])
+    append_row(ss, ["report", "theme", *TYPES])
     for c in ss[1]:
         c.font = Font(bold=True)
     for s in summaries:
-        ss.append([s.report, "(all)", *[s.by_type[t] for t in TYPES]])
+        append_row(ss, [s.report, "(all)", *[s.by_type[t] for t in TYPES]])
         for th in THEMES:
-            ss.append([s.report, th, *[s.by_theme[th][t] for t in TYPES]])
+            append_row(ss, [s.report, th, *[s.by_theme[th][t] for t in TYPES]])
     with atomic_write(path, "wb", encoding=None) as fh:
         wb.save(fh)
 
@@ -96,20 +161,20 @@ def _bar_chart(s: Summary) -> str:
              f'aria-label="strengths, weaknesses and recommendations by theme">']
     for i, th in enumerate(themes):
         y = 10 + i * row_h
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{html.escape(th)}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(th)}</text>')
         x = left
         for t, colour in BAR_COLOURS.items():
             n = s.by_theme[th][t]
             if n:
                 w = n * scale
                 parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 4}" fill="{colour}">'
-                             f"<title>{th}: {n} {t}</title></rect>")
+                             f"<title>{esc(th)}: {n} {esc(t)}</title></rect>")
                 x += w
     legend_y = 10 + len(themes) * row_h + 12
     lx = left
     for t, colour in BAR_COLOURS.items():
         parts.append(f'<rect x="{lx}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{lx + 14}" y="{legend_y}">{t}</text>')
+                     f'<text x="{lx + 14}" y="{legend_y}">{esc(t)}</text>')
         lx += 120
     parts.append("</svg>")
     return "".join(parts)
@@ -128,28 +193,29 @@ td:first-child,th:first-child{text-align:left} .chart text{font-size:12px}
 
 def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], title: str = "Tagged reports") -> str:
     by_report = group_by_report(records)
-    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-           f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-           "<p class='legend'>" + "".join(f"<span class='s {t}'>{t}</span>" for t in TYPES) + "</p>"]
+    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+           f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1>",
+           "<p class='legend'>" + "".join(f"<span class='s {esc(t)}'>{esc(t)}</span>" for t in TYPES) + "</p>"]
     for s in summaries:
         rows = by_report.get(s.report, [])
-        out.append(f"<section class='report' id='{html.escape(s.report)}'><h2>{html.escape(s.report)}</h2>")
+        out.append(f"<section class='report' id='{esc(s.report)}'><h2>{esc(s.report)}</h2>")
         section = None
         for r in rows:
             if r["section"] != section:
                 section = r["section"]
                 if section:
-                    out.append(f"<h3>{html.escape(section)}</h3>")
-            tip = f"{r['type']} {r['confidence']:.2f}" + (f" — evidence: {', '.join(r['evidence'])}" if r["evidence"] else "")
-            chips = "".join(f"<span class='chip'>{html.escape(t)}</span>" for t in r["themes"])
-            out.append(f"<span class='s {r['type']}' data-type='{r['type']}' title='{html.escape(tip)}'>"
-                       f"{html.escape(r['text'])}</span>{chips} ")
-        out.append("<h3>Summary</h3><table><tr><th>theme</th>" + "".join(f"<th>{t}</th>" for t in TYPES) + "</tr>")
-        out.append("<tr><td><b>all sentences</b></td>" + "".join(f"<td>{s.by_type[t]}</td>" for t in TYPES) + "</tr>")
+                    out.append(f"<h3>{esc(section)}</h3>")
+            tip = f"{r['type']} {float(r['confidence']):.2f}" + (
+                f" — evidence: {', '.join(map(str, r['evidence']))}" if r["evidence"] else "")
+            chips = "".join(f"<span class='chip'>{esc(t)}</span>" for t in r["themes"])
+            out.append(f"<span class='s {esc(r['type'])}' data-type='{esc(r['type'])}' title='{esc(tip)}'>"
+                       f"{esc(r['text'])}</span>{chips} ")
+        out.append("<h3>Summary</h3><table><tr><th>theme</th>" + "".join(f"<th>{esc(t)}</th>" for t in TYPES) + "</tr>")
+        out.append("<tr><td><b>all sentences</b></td>" + "".join(f"<td>{esc(s.by_type[t])}</td>" for t in TYPES) + "</tr>")
         for th in THEMES:
             c = s.by_theme[th]
             if any(c.values()):
-                out.append(f"<tr><td>{th}</td>" + "".join(f"<td>{c[t]}</td>" for t in TYPES) + "</tr>")
+                out.append(f"<tr><td>{esc(th)}</td>" + "".join(f"<td>{esc(c[t])}</td>" for t in TYPES) + "</tr>")
         out.append("</table>" + _bar_chart(s) + "</section>")
     out.append("<footer><p>Tagged by ofsted-tagger. Report text: Ofsted, Crown copyright, "
                "reused under the Open Government Licence v3.0.</p></footer></body></html>")

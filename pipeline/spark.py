@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from pipeline.config import Params, load_params
 from pipeline.errors import InputError, UserError
 from pipeline.ingest import ingest_limits, read_document
-from pipeline.inputs import expand_paths
+from pipeline.inputs import expand_paths, unique_inputs
 from pipeline.predict import load_model, score_fields
 from pipeline.schema import SENTENCE_COLUMNS, SENTENCE_FIELDS
 from pipeline.segment import segment
@@ -80,7 +80,7 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
         from pyspark.sql.types import IntegerType, StringType, StructField, StructType
     except ImportError:
         raise UserError("--engine spark needs pyspark: pip install -e '.[spark]' (and Java 17+), or use --engine local.")
-    files = [str(Path(f).resolve()) for f in expand_paths(paths, errors, stdin=False)]
+    files = [str(Path(f).resolve()) for f in unique_inputs(expand_paths(paths, errors, stdin=False), errors)]
     if not files:
         return [], {}
     params_file = str(params.source)
