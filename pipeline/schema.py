@@ -75,6 +75,7 @@ class Sentence:
     grade: str | None
     text: str
     kind: str = "sentence"  # sentence | bullet | heading
+    page: int | None = None  # 1-based page of the PDF the unit starts on; None for other inputs
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +102,7 @@ SENTENCE_COLUMNS: tuple[Column, ...] = (
     Column("index", int, "position of the unit in its report, from 0"),
     Column("start", int, "character offset of the unit in the cleaned report text", flat=False, archive=False),
     Column("end", int, "end offset (exclusive)", flat=False, archive=False),
+    Column("page", int | None, "1-based page of the PDF the unit starts on (null for text, HTML and DOCX)", default=None),
     Column("section", str, "the section heading the unit sits under ('' if none)", default=""),
     Column("grade", str | None, "the judgement grade the section heading states, if any", default=None),
     Column("kind", str, "sentence | bullet | heading", flat=False, default=""),
