@@ -32,10 +32,10 @@ from scipy.stats import spearmanr
 from pipeline.config import Params
 from pipeline.data import ReportMeta, council_of, read_metadata, read_split, split_path
 from pipeline.errors import UserError, atomic_write
-from pipeline.inputs import iter_documents
+from pipeline.inputs import iter_documents, pdf_sources
 from pipeline.model import TaggerModel
 from pipeline.predict import load_model, tag_document
-from pipeline.report import render_html
+from pipeline.report import pdf_href, render_html
 from pipeline.schema import (
     GRADE_SCORE,
     JUDGEMENTS,
@@ -337,8 +337,9 @@ def _slug(s: str) -> str:
 
 
 def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], out: Path,
-                  corrs: Sequence[Correlation]) -> dict[str, Path]:
-    """All files of ``analyse``; each is written atomically."""
+                  corrs: Sequence[Correlation], pdfs: dict[str, Path] | None = None) -> dict[str, Path]:
+    """All files of ``analyse``; each is written atomically (``pdfs``: report -> its PDF, which the
+    per-report pages link each sentence to, at its page)."""
     import pandas as pd  # lazy: pandas costs start-up time and is needed only for these files
 
     out.mkdir(parents=True, exist_ok=True)
@@ -376,7 +377,8 @@ def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], o
     _heatmap_png(nat, out / "charts" / "national_heatmap.png")
     for rep, recs in group_by_report(records).items():
         with atomic_write(out / "reports" / f"{_slug(rep)}.html") as fh:
-            fh.write(render_html(recs, summarise(recs), title=rep))
+            links = {rep: pdf_href(pdfs[rep], out / "reports")} if pdfs and rep in pdfs else None
+            fh.write(render_html(recs, summarise(recs), title=rep, links=links))
     _theme_bars_png(nat, out / "charts" / "themes_net.png")
     multi = [c for c in councils if sum(r["council"] == c for r in rows) > 1]
     with atomic_write(out / "index.html") as fh:
@@ -521,6 +523,7 @@ class Analysis:
 def analyse_archive(paths: Iterable[str], outdir: Path, params: Params, errors: list[str], metadata: Path | None = None,
                     model_uri: str | None = None, engine: str = "local", spark_master: str = "local[2]") -> Analysis | None:
     """The ``analyse`` command: tag, tabulate, correlate with grades, write every file; None if nothing to analyse."""
+    paths = list(paths)
     records, metas = tag_archive(paths, params, model_uri, errors, engine, spark_master)
     if not records:
         errors.append("nothing to analyse: no readable reports or tagged sentences in the input.")
@@ -530,7 +533,7 @@ def analyse_archive(paths: Iterable[str], outdir: Path, params: Params, errors: 
         metas.update({k: v for k, v in given.items() if k in metas})
     rows = report_table(records, metas)
     corrs = grade_correlations(rows, held_out_reports(params, [r["report"] for r in rows]))
-    written = write_outputs(records, metas, outdir, corrs)
+    written = write_outputs(records, metas, outdir, corrs, pdf_sources(paths))
     return Analysis(rows, len(records), written, corrs)
 
 

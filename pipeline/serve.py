@@ -112,10 +112,10 @@ def _validation_message(errors: list) -> str:
     return f"invalid request at '{where}': {first.get('msg', 'malformed')}."
 
 
-def _read_upload(path: str, max_mb: float, name: str) -> tuple[str, str]:
-    """Runs in the parsing process: file -> (report id, clean text)."""
+def _read_upload(path: str, max_mb: float, name: str) -> tuple[str, str, tuple[int, ...]]:
+    """Runs in the parsing process: file -> (report id, clean text, PDF page starts)."""
     doc = read_document(path, max_mb, report_id=name)
-    return doc.report_id, doc.text
+    return doc.report_id, doc.text, doc.page_starts
 
 
 class _Parser:
@@ -125,7 +125,7 @@ class _Parser:
         self.timeout = timeout
         self.pool = cf.ProcessPoolExecutor(max_workers=1)
 
-    def parse(self, path: str, max_mb: float, name: str) -> tuple[str, str]:
+    def parse(self, path: str, max_mb: float, name: str) -> tuple[str, str, tuple[int, ...]]:
         future = self.pool.submit(_read_upload, path, max_mb, name)
         try:
             return future.result(timeout=self.timeout)
@@ -257,10 +257,10 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
             path = Path(tmpd) / f"upload{suffix}"
             path.write_bytes(data)
             try:
-                rid, text = state["parser"].parse(str(path), params.ingest.max_file_mb, Path(name).stem)
+                rid, text, page_starts = state["parser"].parse(str(path), params.ingest.max_file_mb, Path(name).stem)
             except InputError as exc:
                 raise ApiError(422, str(exc).replace(str(path), name))
-        return Document(rid, text, name, suffix.lstrip("."))
+        return Document(rid, text, name, suffix.lstrip("."), page_starts=page_starts)
 
     @app.get("/", include_in_schema=False)
     def page():
