@@ -12,7 +12,8 @@ into a :class:`Plan` of typed :class:`ActionRow` rows; :func:`plan_dict` is a pl
 JSON (the API's answer). The rules, all tunable in params.yaml's ``plan:`` block:
 
 - **actions**: one per recommendation, in report order; a recommendation restated word
-  for word (or nearly: TF-IDF cosine >= ``duplicate_similarity``) is one action.
+  for word (or nearly: TF-IDF cosine >= ``duplicate_similarity``) is one action, and a
+  sentence that only goes on with the one before ("This should include ...") is part of it.
 - **evidence**: the weaknesses sharing at least one of the recommendation's themes,
   most similar first (TF-IDF cosine between sentences of the same report), at most
   ``evidence_per_action``; a recommendation with no theme cites the weaknesses at least
@@ -51,7 +52,7 @@ import numpy as np
 
 from pipeline.config import Params, PlanParams
 from pipeline.errors import UserError, atomic_write
-from pipeline.schema import GRADE_NAMES, GRADE_SCORE, JUDGEMENT_NAMES, judgement_of_section, theme_name
+from pipeline.schema import GRADE_NAMES, GRADE_SCORE, JUDGEMENT_NAMES, MAX_THEMES, judgement_of_section, theme_name
 
 PRIORITIES: tuple[str, ...] = ("High", "Medium", "Low")
 PLAN_FORMATS: tuple[str, ...] = ("docx", "xlsx", "html", "md", "json")
@@ -193,10 +194,33 @@ def _quote(r: Mapping[str, Any], similarity: float | None, threshold: float) -> 
                  tuple(r["themes"]), None if similarity is None else round(float(similarity), 4), conf < threshold)
 
 
+# a sentence that only goes on with the recommendation before it ("This should include ...")
+_CONTINUES = re.compile(r"^(?:This|These|That|It|They|Such|In particular|Including|In addition|Also)\b")
+
+
+def _recommendation_items(units: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The recommendations, a sentence that goes straight on with the one before it ("This should
+    include ...") joined to it, as Ofsted writes one recommendation over several sentences."""
+    items: list[dict[str, Any]] = []
+    prev_index = None
+    for r in units:
+        if r["type"] != "recommendation":
+            continue
+        if items and prev_index == r["index"] - 1 and r.get("kind") != "bullet" and _CONTINUES.match(r["text"]):
+            last = items[-1]
+            last["text"] = f"{last['text']} {r['text']}"
+            last["themes"] = list(dict.fromkeys([*last["themes"], *r["themes"]]))[:MAX_THEMES]
+            last["confidence"] = min(last["confidence"], r["confidence"])
+        else:
+            items.append({**r, "themes": list(r["themes"])})
+        prev_index = r["index"]
+    return items
+
+
 def build_plan(records: Sequence[Mapping[str, Any]], meta: PlanMeta, settings: PlanParams) -> Plan:
     """The improvement plan of one report from its tagged records (rules in the module doc)."""
     units = [r for r in records if r.get("kind") != "heading"]
-    recs = [r for r in units if r["type"] == "recommendation"]
+    recs = _recommendation_items(units)
     weak = [r for r in units if r["type"] == "weakness"]
     strong = [r for r in units if r["type"] == "strength"]
     sim = _similarities([r["text"] for r in (*recs, *weak, *strong)])
@@ -280,10 +304,15 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
 # --------------------------------------------------------------------------- #
 def plan_document(model: Any, doc: Any, params: Params) -> Plan | None:
     """Tag a :class:`~pipeline.ingest.Document` and build its plan (None if it has no sentences)."""
-    from pipeline.analyse import report_metadata_from_text  # lazy: council, date and grades from the text
     from pipeline.predict import tag_document
 
-    records = tag_document(model, doc, params)
+    return plan_from_records(tag_document(model, doc, params), doc, params)
+
+
+def plan_from_records(records: Sequence[Mapping[str, Any]], doc: Any, params: Params) -> Plan | None:
+    """The plan of a tagged document: council, date and grades read from its own text (None if no sentences)."""
+    from pipeline.analyse import report_metadata_from_text  # lazy: council, date and grades from the text
+
     if not records:
         return None
     m = report_metadata_from_text(doc.report_id, doc.title, records)

@@ -6,7 +6,7 @@ uploads are size-capped before they are read, PDFs are parsed in a separate
 process with a time limit, and the server binds to loopback unless told
 otherwise.
 
-Endpoints: ``POST /v1/sentences``, ``POST /v1/reports``, ``GET /health``,
+Endpoints: ``POST /v1/sentences``, ``POST /v1/reports``, ``POST /v1/plan``, ``GET /health``,
 ``GET /ready``, ``GET /v1/model``, ``GET /`` (web page), ``/docs`` (OpenAPI).
 """
 
@@ -23,15 +23,16 @@ from typing import Any
 
 import orjson
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import Params, load_params
 from pipeline.errors import InputError, UserError
 from pipeline.ingest import SUPPORTED_SUFFIXES, Document, document_from_text, read_document
+from pipeline.plan import PLAN_FORMATS, ActionRow, plan_dict, plan_from_records, render_plans
 from pipeline.predict import MLFLOW_SCHEMES, champion_dir, load_model, read_card, tag_document, tag_sentences
 from pipeline.schema import RECORD
 from pipeline.summary import Summary, summarise
@@ -100,6 +101,26 @@ class ReportOut(BaseModel):
     report: str
     sentences: list[Record]
     summary: SummaryOut
+
+
+PlanRowOut = create_model("PlanRow", **{name: (t, ...) for name, t in typing.get_type_hints(ActionRow).items()},
+                          theme_names=(list[str], Field(description="the themes' display names")))
+
+
+class PlanOut(BaseModel):
+    report: str
+    title: str
+    council: str
+    date: str
+    grades: dict[str, str | None]
+    source: str
+    review_confidence: float
+    rows: list[PlanRowOut]
+
+
+PLAN_MEDIA = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              "html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8"}
 
 
 class ErrorOut(BaseModel):
@@ -182,6 +203,11 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
     errors = {413: {"model": ErrorOut}, 415: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+    reports_body = {"content": {
+        "application/json": {"schema": ReportIn.model_json_schema()},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+    }, "required": True}
 
     @app.get("/health", summary="The process is alive")
     def health() -> dict[str, str]:
@@ -210,12 +236,42 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
 
     @app.post("/v1/reports", response_model=ReportOut, responses=errors,
               summary="Tag a whole report: JSON {text} or a multipart file upload (PDF, text, HTML, DOCX)",
-              openapi_extra={"requestBody": {"content": {
-                  "application/json": {"schema": ReportIn.model_json_schema()},
-                  "multipart/form-data": {"schema": {"type": "object", "properties": {
-                      "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
-              }, "required": True}})
+              openapi_extra={"requestBody": reports_body})
     async def reports(request: Request):
+        doc = await _request_document(request)
+        records = _tag(doc)
+        summary = summarise(records)[0] if records else Summary(doc.report_id, 0, {}, {}, None)
+        return FastJSON({"report": doc.report_id, "sentences": records, "summary": dataclasses.asdict(summary)})
+
+    @app.post("/v1/plan", response_model=PlanOut, responses={**errors, 200: {"content": {
+                  "application/json": {}, **{m.split(";")[0]: {} for m in PLAN_MEDIA.values()}}}},
+              summary="An improvement plan for a report (same inputs as /v1/reports): JSON rows, or a "
+                      "docx/xlsx/html/md file with ?format=",
+              openapi_extra={"requestBody": reports_body})
+    async def plan(request: Request, fmt: str = Query("json", alias="format",
+                                                      description="json, docx, xlsx, html or md")):
+        if fmt not in PLAN_FORMATS:
+            raise ApiError(422, f"unknown format '{fmt}'; use one of {', '.join(PLAN_FORMATS)}.")
+        doc = await _request_document(request)
+        result = plan_from_records(_tag(doc), doc, params)
+        if result is None:
+            raise ApiError(422, f"{doc.report_id}: no sentences to plan from.")
+        if fmt == "json":
+            return FastJSON(plan_dict(result))
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in doc.report_id)[:80] or "report"
+        return Response(render_plans([result], fmt), media_type=PLAN_MEDIA[fmt],
+                        headers={"Content-Disposition": f'attachment; filename="{name}-plan.{fmt}"'})
+
+    def _tag(doc: Document) -> list[dict[str, Any]]:
+        if not doc.text.strip():
+            raise ApiError(422, f"{doc.report_id}: no text to tag.")
+        records = tag_document(state["model"], doc, params)
+        if len(records) > params.serve.max_sentences * 5:
+            raise ApiError(413, f"{doc.report_id}: {len(records)} sentences is too long a report for one request.")
+        return records
+
+    async def _request_document(request: Request) -> Document:
+        """The report of a /v1/reports or /v1/plan request: a JSON {text} or a multipart file upload."""
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
             doc = await _document_from_upload(request)
@@ -233,13 +289,7 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
             doc = document_from_text(body.text, body.report)
         else:
             raise ApiError(415, f"unsupported content type '{ctype}'; send JSON or a multipart file upload.")
-        if not doc.text.strip():
-            raise ApiError(422, f"{doc.report_id}: no text to tag.")
-        records = tag_document(state["model"], doc, params)
-        if len(records) > params.serve.max_sentences * 5:
-            raise ApiError(413, f"{doc.report_id}: {len(records)} sentences is too long a report for one request.")
-        summary = summarise(records)[0] if records else Summary(doc.report_id, 0, {}, {}, None)
-        return FastJSON({"report": doc.report_id, "sentences": records, "summary": dataclasses.asdict(summary)})
+        return doc
 
     async def _document_from_upload(request: Request):
         form = await request.form(max_files=1, max_fields=5)
