@@ -296,6 +296,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         rows.append(d)
     m = plan.meta
     return {"report": m.report, "title": m.title, "council": m.council, "date": m.date, "grades": dict(m.grades),
+            "judgements": _judgement_lines(m),
             "source": m.source, "review_confidence": plan.review_confidence, "rows": rows}
 
 
@@ -354,13 +355,17 @@ def _about(meta: PlanMeta) -> list[tuple[str, str]]:
     out = [("Report", meta.title or meta.report)]
     if meta.date:
         out.append(("Inspection date", _long_date(meta.date)))
-    graded = [f"{JUDGEMENT_NAMES[j]}: {GRADE_NAMES[g]}" for j, g in meta.grades.items() if g in GRADE_NAMES]
+    graded = _judgement_lines(meta)
     if graded:
         out.append(("Judgements", "; ".join(graded)))
     if meta.source:
         out.append(("Source", Path(meta.source).name))
     out.append(("Prepared", f"{_long_date(dt.date.today().isoformat())} by ofsted-tagger from the report's own words"))
     return out
+
+
+def _judgement_lines(meta: PlanMeta) -> list[str]:
+    return [f"{JUDGEMENT_NAMES[j]}: {GRADE_NAMES[g]}" for j, g in meta.grades.items() if g in GRADE_NAMES]
 
 
 def _long_date(iso: str) -> str:

@@ -113,6 +113,7 @@ class PlanOut(BaseModel):
     council: str
     date: str
     grades: dict[str, str | None]
+    judgements: list[str]
     source: str
     review_confidence: float
     rows: list[PlanRowOut]
