@@ -38,10 +38,10 @@ from scipy.stats import spearmanr
 from pipeline.config import Params
 from pipeline.data import ReportMeta, council_of, read_metadata, read_split, split_path
 from pipeline.errors import UserError, atomic_directory, atomic_write, check_output_dir
-from pipeline.inputs import ReportIds, iter_documents
+from pipeline.inputs import ReportIds, iter_documents, pdf_sources
 from pipeline.model import TaggerModel
 from pipeline.predict import load_model, tag_document
-from pipeline.report import esc, render_html, write_records, write_tables_xlsx
+from pipeline.report import esc, pdf_href, render_html, write_records, write_tables_xlsx
 from pipeline.schema import (
     GRADE_SCORE,
     JUDGEMENTS,
@@ -362,8 +362,11 @@ ANALYSE_OUTPUTS = ("sentences.parquet", "reports.csv", "summary.xlsx", "index.ht
 
 
 def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], out: Path,
-                  corrs: Sequence[Correlation]) -> dict[str, Path]:
-    """All files of ``analyse`` into ``out`` (analyse_archive passes a directory that is swapped in whole)."""
+                  corrs: Sequence[Correlation], pdfs: dict[str, Path] | None = None,
+                  final: Path | None = None) -> dict[str, Path]:
+    """All files of ``analyse`` into ``out`` (analyse_archive passes a directory that is swapped in whole;
+    ``final`` is where it ends up). ``pdfs``: report -> its PDF, which the per-report pages link each
+    sentence to, at its page (relative to where the pages end up)."""
     import pandas as pd  # lazy: pandas costs start-up time and is needed only for these files
 
     out.mkdir(parents=True, exist_ok=True)
@@ -398,7 +401,8 @@ def write_outputs(records: list[dict[str, Any]], metas: dict[str, ReportMeta], o
     pages = page_names(by_report)
     for rep, recs in by_report.items():
         with atomic_write(out / "reports" / pages[rep]) as fh:
-            fh.write(render_html(recs, summarise(recs), title=rep))
+            links = {rep: pdf_href(pdfs[rep], (final or out) / "reports")} if pdfs and rep in pdfs else None
+            fh.write(render_html(recs, summarise(recs), title=rep, links=links))
     _theme_bars_png(nat, out / "charts" / "themes_net.png")
     multi = [c for c in councils if sum(r["council"] == c for r in rows) > 1]
     with atomic_write(out / "index.html") as fh:
@@ -588,6 +592,7 @@ def analyse_archive(paths: Iterable[str], outdir: Path, params: Params, errors: 
 
     The output directory and the metadata CSV are checked before any tagging; the files are
     written into a temporary directory that replaces ``outdir`` as a whole at the end."""
+    paths = list(paths)
     target = check_output_dir(outdir, ANALYSE_OUTPUTS)
     given = read_metadata(metadata) if metadata else {}
     records, metas = tag_archive(paths, params, model_uri, errors, engine, spark_master)
@@ -598,7 +603,7 @@ def analyse_archive(paths: Iterable[str], outdir: Path, params: Params, errors: 
     rows = report_table(records, metas)
     corrs = grade_correlations(rows, held_out_reports(params, [r["report"] for r in rows]))
     with atomic_directory(outdir, ANALYSE_OUTPUTS) as staging:
-        staged = write_outputs(records, metas, staging, corrs)
+        staged = write_outputs(records, metas, staging, corrs, pdf_sources(paths), final=target)
     written = {k: target / p.relative_to(staging) for k, p in staged.items()}
     return Analysis(rows, len(records), written, corrs)
 

@@ -108,7 +108,7 @@ def main(ctx: click.Context, params_path: str | None) -> None:
 @click.option("--output", "-o", default=None, help="Output file (default: stdout).")
 @pass_ctx
 def segment(ctx: Context, paths: tuple[str, ...], fmt: str, output: str | None) -> None:
-    """Cut reports into sentences with their section and grade.
+    """Cut reports into sentences with their section, grade and (PDFs) page.
 
     PATHS are PDF, text, HTML or DOCX files, directories (searched recursively)
     or '-' for standard input.
@@ -308,10 +308,12 @@ def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str |
             sentences: bool, summary: bool) -> None:
     """Tag every sentence of reports (PDF, text, HTML, DOCX, directories or '-').
 
-    One record per sentence: report, index, section, text, type, confidence,
-    type_scores, themes, theme_scores and evidence words.
+    One record per sentence: report, index, page (PDFs), section, text, type,
+    confidence, type_scores, themes, theme_scores and evidence words. The HTML
+    output links each sentence of a PDF to its page.
     """
     def run() -> int:
+        from pipeline.inputs import pdf_sources
         from pipeline.predict import load_model, tag_paths
         from pipeline.report import write_output
         from pipeline.summary import summarise, summary_text
@@ -329,7 +331,7 @@ def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str |
             errors.append("no sentences to tag in the input; give report files or non-empty text.")
             return report_errors(errors)
         summaries = summarise(records)
-        write_output(records, summaries, chosen, output)
+        write_output(records, summaries, chosen, output, pdf_sources(paths) if chosen == "html" else None)
         if summary:
             click.echo(summary_text(summaries), err=to_stdout)
         return report_errors(errors)
@@ -370,6 +372,46 @@ def serve(ctx: Context, host: str | None, port: int | None, model_uri: str | Non
         from pipeline.serve import run_server
 
         run_server(ctx.params, model_uri, host, port, workers)
+
+    run_guarded(run)
+
+
+# --------------------------------------------------------------------------- #
+# plan
+# --------------------------------------------------------------------------- #
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--output", "-o", required=True,
+              help="The plan file: .docx (Word), .xlsx (Excel), .html (web page) or .md (Markdown); .json for programs.")
+@click.option("--format", "fmt", type=click.Choice(["docx", "xlsx", "html", "md", "json"]), default=None,
+              help="Output format (default: from --output's suffix).")
+@click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
+@pass_ctx
+def plan(ctx: Context, paths: tuple[str, ...], output: str, fmt: str | None, model_uri: str | None) -> None:
+    """An improvement plan per report: each recommendation an action with its evidence.
+
+    PATHS are report files (PDF, text, HTML, DOCX), directories or '-'. Each
+    recommendation becomes an action row: themes, the recommendation's words, a
+    priority (from the grade of the judgement behind it and the number of weaknesses on
+    its themes), the weaknesses behind it quoted with page and confidence, the strengths
+    to build on, and empty owner / due date / RAG status columns. Weaknesses no
+    recommendation addresses get "also found" rows; sentences the model is unsure of
+    (plan.review_confidence in params.yaml) are marked CHECK.
+    """
+    def run() -> int:
+        from pipeline.plan import plan_format, plan_paths, write_plans
+
+        chosen = plan_format(output, fmt)
+        output_file(output)  # checked before any tagging
+        errors: list[str] = []
+        plans = plan_paths(paths, ctx.params, model_uri, errors)
+        if plans:
+            write_plans(plans, output, chosen)
+            n = sum(len(p.actions) for p in plans)
+            m = sum(len(p.also_found) for p in plans)
+            click.echo(f"{len(plans)} report{'s' if len(plans) != 1 else ''}: {n} actions, {m} also-found themes "
+                       f"-> {output}", err=True)
+        return report_errors(errors)
 
     run_guarded(run)
 

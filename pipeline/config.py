@@ -139,6 +139,17 @@ class ServeParams(_Frozen):
     parse_memory_mb: float = Field(default=2048, ge=256, allow_inf_nan=False)
 
 
+class PlanParams(_Frozen):
+    """The ``plan`` command (defaults as in params.yaml, for older params files)."""
+
+    review_confidence: float = Field(default=0.6, gt=0, lt=1)
+    many_weaknesses: int = Field(default=4, ge=1)
+    evidence_per_action: int = Field(default=3, ge=1)
+    strengths_per_action: int = Field(default=2, ge=0)
+    min_similarity: float = Field(default=0.1, ge=0, lt=1)
+    duplicate_similarity: float = Field(default=0.9, gt=0, le=1)
+
+
 class Params(_Frozen):
     paths: Paths
     ingest: IngestParams
@@ -148,6 +159,7 @@ class Params(_Frozen):
     evaluation: EvaluationParams
     tracking: TrackingParams
     serve: ServeParams
+    plan: PlanParams = PlanParams()
     source: Path = Field(exclude=True)
 
 

@@ -3,7 +3,8 @@
 Every command that reads reports goes through here: :func:`expand_paths` turns files,
 directories and ``-`` into input files (one message per missing path),
 :func:`iter_documents` reads them (one message per unreadable file, the others still
-read), :func:`read_sentence_lines` reads one-sentence-a-line files, and
+read), :func:`read_sentence_lines` reads one-sentence-a-line files,
+:func:`pdf_sources` finds the PDFs among the inputs (for links to their pages), and
 :func:`segment_paths` is the ``segment`` command.  Progress bars are drawn only when
 stderr is a terminal.
 
@@ -98,6 +99,20 @@ def expand_paths(paths: Iterable[str], errors: list[str], stdin: bool = True) ->
         else:
             files.extend(iter_input_files([p]))
     return files
+
+
+def pdf_sources(paths: Iterable[str]) -> dict[str, Path]:
+    """Report id -> file, for the PDFs among the inputs (pages of tagged HTML link to them)."""
+    out: dict[str, Path] = {}
+    for f in expand_paths(paths, [], stdin=False):
+        path = Path(f)
+        try:
+            is_pdf = path.suffix.lower() == ".pdf" or path.open("rb").read(5) == b"%PDF-"
+        except OSError:
+            continue
+        if is_pdf:
+            out[path.stem] = path
+    return out
 
 
 def progress_bar(items: list, desc: str, unit: str, minimum: int = 3):

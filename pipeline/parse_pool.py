@@ -76,25 +76,32 @@ class Parsed:
     sections: list[str]  # few distinct strings: pickled once each
     grades: list[str | None]
     kinds: list[str]
+    pages: bytes = b""  # 1-based PDF page of each unit, 0 for none (array 'q')
+    kind: str = "text"  # the document's kind (pdf, text, html, docx), as ingest's Document.kind
+    source: str = ""  # where it came from (the server puts the upload's file name here)
 
     @classmethod
-    def of(cls, report_id: str, title: str, units: list[Sentence]) -> Parsed:
+    def of(cls, report_id: str, title: str, units: list[Sentence], kind: str = "text", source: str = "") -> Parsed:
         numbers = array("q", [n for u in units for n in (u.index, u.start, u.end)]).tobytes()
         lengths = array("q", [len(u.text) for u in units]).tobytes()
+        pages = array("q", [u.page or 0 for u in units]).tobytes()
         return cls(report_id, title, numbers, "".join(u.text for u in units), lengths,
-                   [u.section for u in units], [u.grade for u in units], [u.kind for u in units])
+                   [u.section for u in units], [u.grade for u in units], [u.kind for u in units],
+                   pages, kind, source)
 
     def __len__(self) -> int:
         return len(self.kinds)
 
     def units(self) -> list[Sentence]:
-        numbers, lengths = array("q"), array("q")
+        numbers, lengths, pages = array("q"), array("q"), array("q")
         numbers.frombytes(self.numbers)
         lengths.frombytes(self.text_lengths)
+        pages.frombytes(self.pages)
         out, at = [], 0
         for i, n in enumerate(lengths):
             out.append(Sentence(self.report_id, numbers[3 * i], numbers[3 * i + 1], numbers[3 * i + 2],
-                                self.sections[i], self.grades[i], self.texts[at:at + n], self.kinds[i]))
+                                self.sections[i], self.grades[i], self.texts[at:at + n], self.kinds[i],
+                                (pages[i] or None) if pages else None))
             at += n
         return out
 
@@ -139,7 +146,8 @@ def _parse(job: tuple[str, str, str], s: ParseSettings) -> Parsed:
         doc = document_from_text(payload, name, max_text_mb=s.limits["max_text_mb"])
     else:
         doc = read_document(payload, s.max_file_mb, report_id=name, **s.limits)
-    return Parsed.of(doc.report_id, doc.title, segment(doc, s.max_sentence_chars, s.heading_max_words))
+    return Parsed.of(doc.report_id, doc.title, segment(doc, s.max_sentence_chars, s.heading_max_words),
+                     doc.kind, doc.source)
 
 
 def _worker_main(conn: Connection, parent_pid: int) -> None:

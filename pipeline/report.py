@@ -5,10 +5,12 @@ columns from :mod:`pipeline.schema`; :func:`write_xlsx` a workbook of sentences 
 summaries; :func:`write_html` a self-contained page.  The HTML page colours each sentence by type, shows theme chips and evidence
 words on hover, and ends each report with its summary table and a bar chart of
 strengths, weaknesses and recommendations per theme (inline SVG: no scripts,
-no network, opens anywhere).
+no network, opens anywhere).  Where a report's PDF is known (``pdfs``: report ->
+path), each sentence links to its page (``file.pdf#page=N``, :func:`pdf_href`), and
+a page marker stands where a new page begins.
 
-What reaches a person is made safe here, for every writer (``analyse`` uses the same
-helpers): :func:`esc` is the one HTML escape (every value put in a page or attribute
+What reaches a person is made safe here, for every writer (``analyse`` and ``plan`` use the
+same helpers): :func:`esc` is the one HTML escape (every value put in a page or attribute
 goes through it); :func:`csv_cell` prefixes a text cell that a spreadsheet would run as a
 formula (starting ``= + - @``, tab or carriage return) with ``'``; :func:`write_tables_xlsx`
 writes such cells as text, never formulas, and strips the control characters XML cannot
@@ -20,9 +22,11 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
 import sys
+import urllib.parse
 from pathlib import Path
-from typing import IO, Any, Iterable, Sequence
+from typing import IO, Any, Iterable, Mapping, Sequence
 
 from pipeline.errors import atomic_write
 from pipeline.schema import THEMES, TYPES, flat_columns, flat_record
@@ -65,6 +69,13 @@ def _xlsx_cell(ws: Any, value: Any) -> Any:
     return cell
 
 
+def xml_text(value: Any) -> str:
+    """Text an XML document (xlsx, docx) can hold: the control characters XML forbids removed."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value))
+
+
 def append_row(ws: Any, values: Iterable[Any]) -> None:
     """One worksheet row, every value through the xlsx cell rules above."""
     ws.append([_xlsx_cell(ws, v) for v in values])
@@ -87,6 +98,17 @@ def write_tables_xlsx(tables: dict[str, Sequence[dict[str, Any]]], path: Path | 
             append_row(ws, [r.get(h) for h in header])
     with atomic_write(path, "wb", encoding=None) as fh:
         wb.save(fh)
+
+
+def pdf_href(source: str | Path, from_dir: Path | None = None) -> str:
+    """A link to a PDF from a page written in ``from_dir``: relative when it can be, else a file: URI."""
+    path = Path(source).resolve()
+    if from_dir is not None:
+        try:
+            return urllib.parse.quote(Path(os.path.relpath(path, Path(from_dir).resolve())).as_posix())
+        except ValueError:  # another drive (Windows)
+            pass
+    return path.as_uri()
 
 
 def _dump(records: Sequence[dict[str, Any]], fmt: str, fields: Sequence[str], fh: IO[str]) -> None:
@@ -186,12 +208,15 @@ h1{font-size:1.5em} h2{margin-top:2em;border-bottom:1px solid #ccc} h3{font-size
 .s{padding:2px 4px;border-radius:3px;line-height:1.9}
 .strength{background:#d7f0d2}.weakness{background:#f9d6d5}.recommendation{background:#fdebc8}.neutral{background:#f3f3f3;color:#555}
 .chip{display:inline-block;font-size:.72em;padding:0 6px;margin-left:3px;border-radius:9px;background:#e3e8f4;color:#234}
-.legend span{margin-right:1em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+.legend span{margin-right:1em} a.src{color:inherit;text-decoration:none} a.src:hover,a.src:focus{text-decoration:underline}
+.pg{font-size:.75em;color:#505a5f;margin:0 .3em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left} .chart text{font-size:12px}
 """
 
 
-def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], title: str = "Tagged reports") -> str:
+def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], title: str = "Tagged reports",
+                links: Mapping[str, str] | None = None) -> str:
+    """The page; ``links`` maps a report to the href of its PDF, so sentences link to their page."""
     by_report = group_by_report(records)
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
            f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1>",
@@ -200,16 +225,24 @@ def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary],
         rows = by_report.get(s.report, [])
         out.append(f"<section class='report' id='{esc(s.report)}'><h2>{esc(s.report)}</h2>")
         section = None
+        base = (links or {}).get(s.report)
+        page = None
         for r in rows:
             if r["section"] != section:
                 section = r["section"]
                 if section:
                     out.append(f"<h3>{esc(section)}</h3>")
-            tip = f"{r['type']} {float(r['confidence']):.2f}" + (
-                f" — evidence: {', '.join(map(str, r['evidence']))}" if r["evidence"] else "")
+            text = esc(r["text"])
+            if r.get("page") and r["page"] != page:
+                page = r["page"]
+                out.append(f"<span class='pg'>[page {esc(page)}]</span>")
+            if base and r.get("page"):
+                text = f"<a class='src' href='{esc(base)}#page={esc(r['page'])}'>{text}</a>"
+            tip = (f"{r['type']} {float(r['confidence']):.2f}" + (f", page {r['page']}" if r.get("page") else "")
+                   + (f" — evidence: {', '.join(map(str, r['evidence']))}" if r["evidence"] else ""))
             chips = "".join(f"<span class='chip'>{esc(t)}</span>" for t in r["themes"])
             out.append(f"<span class='s {esc(r['type'])}' data-type='{esc(r['type'])}' title='{esc(tip)}'>"
-                       f"{esc(r['text'])}</span>{chips} ")
+                       f"{text}</span>{chips} ")
         out.append("<h3>Summary</h3><table><tr><th>theme</th>" + "".join(f"<th>{esc(t)}</th>" for t in TYPES) + "</tr>")
         out.append("<tr><td><b>all sentences</b></td>" + "".join(f"<td>{esc(s.by_type[t])}</td>" for t in TYPES) + "</tr>")
         for th in THEMES:
@@ -222,18 +255,21 @@ def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary],
     return "\n".join(out)
 
 
-def write_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], path: Path) -> None:
+def write_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], path: Path,
+               pdfs: Mapping[str, str | Path] | None = None) -> None:
+    """The page, written atomically; ``pdfs`` (report -> PDF path) links sentences to their pages."""
+    links = {rep: pdf_href(src, Path(path).parent) for rep, src in (pdfs or {}).items()}
     with atomic_write(path) as fh:
-        fh.write(render_html(records, summaries))
+        fh.write(render_html(records, summaries, links=links))
 
 
 def write_output(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], fmt: str,
-                 output: str | Path | None) -> None:
+                 output: str | Path | None, pdfs: Mapping[str, str | Path] | None = None) -> None:
     """``predict``'s output: jsonl or csv (to a file or stdout), xlsx or html (to a file)."""
     if fmt == "xlsx":
         write_xlsx(records, summaries, Path(output))
     elif fmt == "html":
-        write_html(records, summaries, Path(output))
+        write_html(records, summaries, Path(output), pdfs)
     elif fmt == "csv":
         write_tagged_csv(records, output)
     else:

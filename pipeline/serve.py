@@ -11,7 +11,7 @@ off the event loop by :class:`~pipeline.parse_pool.ParsePool` (time and memory l
 workers that die with the server) and tagged on a thread, so ``/health`` answers while
 they run.  The server binds to loopback unless told otherwise.
 
-Endpoints: ``POST /v1/sentences``, ``POST /v1/reports``, ``GET /health``,
+Endpoints: ``POST /v1/sentences``, ``POST /v1/reports``, ``POST /v1/plan``, ``GET /health``,
 ``GET /ready``, ``GET /v1/model``, ``GET /`` (web page), ``/docs`` (OpenAPI).
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 import orjson
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -40,8 +40,9 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from pipeline.config import Params, load_params
 from pipeline.errors import UserError
-from pipeline.ingest import SUPPORTED_SUFFIXES, ingest_limits
+from pipeline.ingest import SUPPORTED_SUFFIXES, Document, ingest_limits
 from pipeline.parse_pool import Parsed, ParsePool, ParseRefused, ParseSettings
+from pipeline.plan import PLAN_FORMATS, ActionRow, plan_dict, plan_from_records, render_plans
 from pipeline.predict import MLFLOW_SCHEMES, champion_dir, load_model, read_card, tag_sentences, tag_units
 from pipeline.schema import RECORD
 from pipeline.summary import Summary, summarise
@@ -199,6 +200,27 @@ class ReportOut(BaseModel):
     summary: SummaryOut
 
 
+PlanRowOut = create_model("PlanRow", **{name: (t, ...) for name, t in typing.get_type_hints(ActionRow).items()},
+                          theme_names=(list[str], Field(description="the themes' display names")))
+
+
+class PlanOut(BaseModel):
+    report: str
+    title: str
+    council: str
+    date: str
+    grades: dict[str, str | None]
+    judgements: list[str]
+    source: str
+    review_confidence: float
+    rows: list[PlanRowOut]
+
+
+PLAN_MEDIA = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              "html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8"}
+
+
 class ErrorOut(BaseModel):
     error: str
 
@@ -240,6 +262,20 @@ def _tagged_report(model: Any, parsed: Parsed) -> Response:
                      b",".join(orjson.dumps(r) for r in records), b'],"summary":',
                      orjson.dumps(dataclasses.asdict(summary)), b"}"))
     return Response(body, media_type="application/json")
+
+
+def _planned_report(model: Any, parsed: Parsed, params: Params, fmt: str) -> Response:
+    """On a thread: a parsed report tagged and its plan rendered as the response (JSON rows or a download)."""
+    records = tag_units(model, parsed.units())
+    doc = Document(parsed.report_id, "", parsed.source, parsed.kind, parsed.title)
+    result = plan_from_records(records, doc, params)
+    if result is None:
+        raise ApiError(422, f"{parsed.report_id}: no sentences to plan from.")
+    if fmt == "json":
+        return FastJSON(plan_dict(result))
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in parsed.report_id)[:80] or "report"
+    return Response(render_plans([result], fmt), media_type=PLAN_MEDIA[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}-plan.{fmt}"'})
 
 
 def create_app(params: Params | None = None, model_uri: str | None = None) -> FastAPI:
@@ -295,6 +331,11 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
         return error_response(500, f"internal error ({exc.__class__.__name__}); the request was not processed.")
 
     errors = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+    reports_body = {"content": {
+        "application/json": {"schema": ReportIn.model_json_schema()},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+    }, "required": True}
 
     @app.get("/health", summary="The process is alive")
     def health() -> dict[str, str]:
@@ -328,12 +369,27 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
 
     @app.post("/v1/reports", response_model=ReportOut, responses=errors,
               summary="Tag a whole report: JSON {text} or a multipart file upload (PDF, text, HTML, DOCX)",
-              openapi_extra={"requestBody": {"content": {
-                  "application/json": {"schema": ReportIn.model_json_schema()},
-                  "multipart/form-data": {"schema": {"type": "object", "properties": {
-                      "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
-              }, "required": True}})
+              openapi_extra={"requestBody": reports_body})
     async def reports(request: Request):
+        parsed = await _request_document(request)
+        return await anyio.to_thread.run_sync(_tagged_report, state["model"], parsed, limiter=state["tagging"])
+
+    @app.post("/v1/plan", response_model=PlanOut, responses={**errors, 200: {"content": {
+                  "application/json": {}, **{m.split(";")[0]: {} for m in PLAN_MEDIA.values()}}}},
+              summary="An improvement plan for a report (same inputs as /v1/reports): JSON rows, or a "
+                      "docx/xlsx/html/md file with ?format=",
+              openapi_extra={"requestBody": reports_body})
+    async def plan(request: Request, fmt: str = Query("json", alias="format",
+                                                      description="json, docx, xlsx, html or md")):
+        if fmt not in PLAN_FORMATS:
+            raise ApiError(422, f"unknown format '{fmt}'; use one of {', '.join(PLAN_FORMATS)}.")
+        parsed = await _request_document(request)
+        return await anyio.to_thread.run_sync(_planned_report, state["model"], parsed, params, fmt,
+                                              limiter=state["tagging"])
+
+    async def _request_document(request: Request) -> Parsed:
+        """The report of a /v1/reports or /v1/plan request (a JSON {text} or a multipart file upload),
+        read and segmented by the parse pool, within the sentence limit."""
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
             parsed = await _parse_upload(request)
@@ -358,7 +414,7 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
         if len(parsed) > params.serve.max_sentences * 5:
             raise ApiError(413, f"{rid}: {len(parsed)} sentences is too long a report for one request "
                                 f"(5 x serve.max_sentences); split it.")
-        return await anyio.to_thread.run_sync(_tagged_report, state["model"], parsed, limiter=state["tagging"])
+        return parsed
 
     async def _parse(job) -> Parsed:
         try:
@@ -382,10 +438,11 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
             path = Path(tmpd) / f"upload{suffix}"
             await run_in_threadpool(path.write_bytes, data)
             try:
-                return await _parse(state["parser"].parse_file(str(path), Path(name).stem))
+                parsed = await _parse(state["parser"].parse_file(str(path), Path(name).stem))
             except ApiError as exc:
                 exc.message = exc.message.replace(str(path), name)
                 raise
+        return dataclasses.replace(parsed, source=name)
 
     @app.get("/", include_in_schema=False)
     def page():

@@ -31,7 +31,7 @@ ROW_FIELDS = (*SENTENCE_FIELDS, "title", "error")
 
 
 def _error_row(message: str) -> tuple:
-    blank = {str: "", int: 0, str | None: None}
+    blank = {str: "", int: 0, str | None: None, int | None: None}
     return tuple(blank[c.type] for c in SENTENCE_COLUMNS) + ("", message)
 
 
@@ -67,6 +67,8 @@ def _value(column_type: Any, v: Any) -> Any:
         return int(v)
     if column_type == str | None:
         return v if isinstance(v, str) else None
+    if column_type == int | None:  # a column with nulls comes back from Spark as floats with NaN
+        return None if v is None or v != v else int(v)
     return v
 
 
@@ -95,7 +97,7 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
     except Exception as exc:
         raise UserError(f"cannot start Spark at {master} ({exc.__class__.__name__}); check Java 17+ and --spark-master.")
     try:
-        spark_type = {str: StringType(), int: IntegerType(), str | None: StringType()}
+        spark_type = {str: StringType(), int: IntegerType(), str | None: StringType(), int | None: IntegerType()}
         schema = StructType([StructField(c.name, spark_type[c.type]) for c in SENTENCE_COLUMNS]
                             + [StructField("title", StringType()), StructField("error", StringType())])
         rdd = spark.sparkContext.parallelize(files, max(1, min(len(files), 64))).flatMap(

@@ -50,8 +50,8 @@ def test_csv_round_trip(records, tmp_path):
 def test_sentence_csv_has_the_sentence_columns(tmp_path):
     out = tmp_path / "s.csv"
     write_records([{"report": "r", "index": 0, "start": 0, "end": 4, "section": "", "grade": None, "text": "Text",
-                    "kind": "sentence"}], "csv", out, SENTENCE_FIELDS)
-    assert out.read_text(encoding="utf-8") == "report,index,start,end,section,grade,kind,text\nr,0,0,4,,,sentence,Text\n"
+                    "kind": "sentence", "page": 3}], "csv", out, SENTENCE_FIELDS)
+    assert out.read_text(encoding="utf-8") == "report,index,start,end,page,section,grade,kind,text\nr,0,0,4,3,,,sentence,Text\n"
 
 
 def test_xlsx_round_trip(records, tmp_path):
@@ -60,7 +60,7 @@ def test_xlsx_round_trip(records, tmp_path):
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == ["sentences", "summary"]
     rows = list(wb["sentences"].values)
-    assert list(rows[0]) == flat_columns() and [r[4] for r in rows[1:]] == SENTENCES
+    assert list(rows[0]) == flat_columns() and [r[flat_columns().index("text")] for r in rows[1:]] == SENTENCES
     summary = list(wb["summary"].values)
     assert summary[0] == ("report", "theme", "strength", "weakness", "recommendation", "neutral")
     assert summary[1][:2] == ("rep", "(all)") and sum(summary[1][2:]) == len(SENTENCES)
