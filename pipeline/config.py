@@ -36,6 +36,7 @@ class Paths(_Frozen):
     mlflow_db: Path
     mlflow_artifacts: Path
     sample_report: Path
+    la_lookup: Path | None = None  # councils' codes, region, type and statistical neighbours (analyse --lookup)
 
 
 class IngestParams(_Frozen):
@@ -118,6 +119,24 @@ class ServeParams(_Frozen):
     max_upload_mb: float = Field(gt=0)
 
 
+class TrackParams(_Frozen):
+    """``track`` and analyse's recurring-weaknesses section (defaults as in params.yaml)."""
+
+    similarity_threshold: float = Field(default=0.35, gt=0, le=1)
+    types: list[str] = Field(default_factory=lambda: ["weakness", "recommendation"], min_length=1)
+    min_confidence: float = Field(default=0.5, ge=0, lt=1)
+    ngram_max: int = Field(default=1, ge=1, le=3)
+    max_quotes: int = Field(default=3, ge=1)
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, v: list[str]) -> list[str]:
+        bad = sorted(set(v) - {"weakness", "recommendation", "strength", "neutral"})
+        if bad:
+            raise ValueError(f"unknown type(s) {', '.join(bad)}")
+        return v
+
+
 class Params(_Frozen):
     paths: Paths
     ingest: IngestParams
@@ -126,12 +145,15 @@ class Params(_Frozen):
     model: ModelParams
     tracking: TrackingParams
     serve: ServeParams
+    track: TrackParams = TrackParams()
     source: Path = Field(exclude=True)
 
 
 def _resolve(base: Path, raw: dict[str, Any]) -> dict[str, Any]:
     paths = dict(raw.get("paths") or {})
     for key, value in paths.items():
+        if value is None:
+            continue
         p = Path(str(value)).expanduser()
         paths[key] = p if p.is_absolute() else (base / p).resolve()
     return {**raw, "paths": paths}

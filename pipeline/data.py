@@ -58,6 +58,8 @@ class ReportMeta:
     council: str = ""
     date: str = ""  # ISO date of the inspection's end (else publication)
     grades: dict[str, str | None] = field(default_factory=dict)  # JUDGEMENTS key -> GRADE_SCORE key or None
+    kind: str = ""  # full inspection, re-inspection, focused visit, monitoring visit... (read from the report)
+    urn: str = ""  # Ofsted's unique reference number of the council, where the metadata CSV gives it
 
 
 def read_metadata(path: Path) -> dict[str, ReportMeta]:
@@ -76,7 +78,8 @@ def read_metadata(path: Path) -> dict[str, ReportMeta]:
             m = re.match(r"(\d{2})/(\d{2})/(\d{4})", date)
             date = f"{m.group(3)}-{m.group(2)}-{m.group(1)}" if m else (r.get("publication_date") or "")
             out[r["report_id"]] = ReportMeta(r["report_id"], (r.get("local_authority") or "").strip().lower(), date,
-                                             {k: normalise_grade(r.get(k)) for k in JUDGEMENTS})
+                                             {k: normalise_grade(r.get(k)) for k in JUDGEMENTS},
+                                             urn=(r.get("urn") or "").strip())
     return out
 
 

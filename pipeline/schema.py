@@ -4,7 +4,8 @@ Nothing here depends on another module of the package; everything else may depen
 on this.
 
 - :data:`TYPES`, :data:`THEMES`, :data:`MAX_THEMES`: the label set of
-  ``shared/spec/codebook.md``; :func:`theme_matrix` encodes themes as a 0/1 matrix.
+  ``shared/spec/codebook.md``; :data:`THEME_NAMES` what a person reads for each theme;
+  :func:`theme_matrix` encodes themes as a 0/1 matrix.
 - :class:`Sentence`: one unit to tag (what segmentation produces).
 - :data:`RECORD`: the output record, column by column (one tagged sentence). The
   JSONL, CSV and XLSX writers, the archive's parquet, the API's response model and
@@ -48,6 +49,27 @@ THEMES: tuple[str, ...] = (
     "vulnerable_groups",
 )
 MAX_THEMES = 3
+# What a person reads for each theme (pages, workbooks, terminal tables); the keys stay in data columns.
+THEME_NAMES: dict[str, str] = {
+    "leadership_governance": "Leadership and governance",
+    "performance_quality_assurance": "Performance and quality assurance",
+    "workforce": "Workforce",
+    "management_oversight": "Management oversight",
+    "front_door": "Front door / MASH",
+    "early_help": "Early help",
+    "assessment_planning": "Assessment and planning",
+    "child_protection": "Child protection",
+    "domestic_abuse_neglect": "Domestic abuse and neglect",
+    "missing_exploitation": "Missing children and exploitation",
+    "disabled_children": "Disabled children",
+    "children_in_care": "Children in care",
+    "fostering_adoption": "Fostering and adoption",
+    "care_leavers": "Care leavers",
+    "partnership": "Partnership working",
+    "voice_of_child": "Voice of the child",
+    "allegations": "Allegations against adults (LADO)",
+    "vulnerable_groups": "Vulnerable groups",
+}
 
 
 def theme_matrix(themes: Sequence[Sequence[str]]) -> np.ndarray:
