@@ -119,9 +119,11 @@ def read_lookup(path: Path) -> Lookup:
         for n, r in enumerate(reader, start=2):
             code, name = (r.get("la_code") or "").strip(), (r.get("local_authority_ons_name") or "").strip()
             if not code or not name:
-                raise UserError(f"{path}:{n}: a row without la_code or local_authority_ons_name; fix or remove it.")
+                raise UserError(f"{path}:{n}: a row without la_code or local_authority_ons_name; fix the row, "
+                                "or give another lookup with --lookup.")
             if code in by_code:
-                raise UserError(f"{path}:{n}: la_code {code} appears twice; keep one row per council.")
+                raise UserError(f"{path}:{n}: la_code {code} appears twice; keep one row per council, "
+                                "or give another lookup with --lookup.")
             la = LA(code, (r.get("la_code_new") or "").strip(), name, (r.get("urn") or "").strip(),
                     (r.get("region_name") or "").strip(), (r.get("ons_la_type") or "").strip(),
                     _codes(r.get("stat_neighbours") or ""))

@@ -304,12 +304,15 @@ CONCERN_COLUMNS = ("council", "report", "date", "kind", "previous_report", "them
 
 
 def track_text(tracking: Tracking) -> str:
-    """The terminal summary: each council's reports, then the national roll-up."""
+    """The terminal summary: each council's reports (with counts of distinct sentences), then the national roll-up."""
     lines = []
     for t in tracking.councils:
         lines.append(f"{t.council}: " + ", ".join(f"{v.date or '?'} {v.kind}" for v in t.visits))
         for v in t.visits[1:]:
-            c = {s: sum(st.counts()[s] for st in t.steps[v.report].values()) for s in STATUSES}
+            steps = t.steps[v.report].values()
+            c = {"recurring": len({p.later.index for st in steps for p in st.recurring}),
+                 "new": len({q.index for st in steps for q in st.new}),
+                 "resolved": len({q.index for st in steps for q in st.resolved})}
             rec = sorted({THEME_NAMES[th] for th, st in t.steps[v.report].items() if st.recurring})
             lines.append(f"  {v.date or '?'}: {c['recurring']} recurring, {c['new']} new, {c['resolved']} resolved"
                          + (f" — recurring: {', '.join(rec)}" if rec else ""))
