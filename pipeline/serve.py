@@ -7,7 +7,7 @@ process with a time limit, and the server binds to loopback unless told
 otherwise.
 
 Endpoints: ``POST /v1/sentences``, ``POST /v1/reports``, ``GET /health``,
-``GET /ready``, ``GET /v1/model``, ``GET /`` (web page), ``/docs`` (OpenAPI).
+``GET /ready``, ``GET /v1/model``, ``GET /v1/themes``, ``GET /`` (web page), ``/docs`` (OpenAPI).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pipeline.config import Params, load_params
 from pipeline.errors import InputError, UserError
 from pipeline.ingest import SUPPORTED_SUFFIXES, Document, document_from_text, read_document
 from pipeline.predict import MLFLOW_SCHEMES, champion_dir, load_model, read_card, tag_document, tag_sentences
-from pipeline.schema import RECORD
+from pipeline.schema import RECORD, THEME_NAMES
 from pipeline.summary import Summary, summarise
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -196,6 +196,10 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
     @app.get("/v1/model", summary="Which model is serving")
     def model_info() -> dict[str, Any]:
         return state["card"]
+
+    @app.get("/v1/themes", summary="Each theme's key and the name people read (the web page shows the names)")
+    def themes() -> dict[str, str]:
+        return dict(THEME_NAMES)
 
     @app.post("/v1/sentences", response_model=SentencesOut, responses=errors,
               summary="Tag pre-cut sentences (same records as predict --sentences)")

@@ -357,27 +357,39 @@ def council_html(t: CouncilTrack, h: int = 3) -> str:
         cells = [t.steps[v.report].get(th) for v in vs]
         if any(c is not None and c.status for c in cells):
             rows.append(f"<tr><th scope='row'>{html.escape(THEME_NAMES[th])}</th>{''.join(map(_cell, cells))}</tr>")
-    detail = []
-    for v in vs[1:]:
-        for th, st in t.steps[v.report].items():
-            if not (st.recurring or st.resolved):
-                continue
-            name = html.escape(THEME_NAMES[th])
-            items = "".join(f"<tr><td class='st'>recurring</td><td>{_q(p.earlier)}</td><td>{_q(p.later)}</td>"
-                            f"<td>{p.similarity:.2f}</td></tr>" for p in st.recurring)
-            strengths = "; ".join(html.escape(q.text) for q in st.strengths[:1])
-            items += "".join(f"<tr><td class='st'>resolved</td><td>{_q(q)}</td><td>"
-                             + (f"strength since: {strengths}" if strengths else "not raised again")
-                             + f" <small>({st.strengths_since} strengths on this theme since)</small></td><td></td></tr>"
-                             for q in st.resolved)
-            detail.append(f"<tr><th colspan='4' scope='colgroup'>{name}: {html.escape(st.previous or '')} &rarr; "
-                          f"{html.escape(v.report)}</th></tr>{items}")
-    grid = (f"<table><caption>Concerns per theme at each report, against the report before</caption>"
+    steps = []
+    for prev, v in zip(vs, vs[1:]):
+        here = [(th, st) for th, st in t.steps[v.report].items() if st.recurring or st.resolved]
+        if not here:
+            continue
+        recurring = "".join(
+            f"<tr><th scope='row'>{html.escape(THEME_NAMES[th])}</th><td>{_q(p.earlier)}</td><td>{_q(p.later)}</td>"
+            f"<td>{p.similarity:.2f}</td></tr>" for th, st in here for p in st.recurring)
+        resolved = "".join(
+            f"<tr><th scope='row'>{html.escape(THEME_NAMES[th])}</th><td>{_q(q)}</td><td>"
+            + (f"strength at {html.escape(v.date or v.report)}: {html.escape(st.strengths[0].text)}"
+               if st.strengths else "not raised again; no strength on this theme")
+            + f" <small>({st.strengths_since} strengths on this theme since)</small></td></tr>"
+            for th, st in here for q in st.resolved)
+        n_rec = sum(len(st.recurring) for _, st in here)
+        n_res = sum(len(st.resolved) for _, st in here)
+        span = f"{html.escape(prev.date or prev.report)} &rarr; {html.escape(v.date or v.report)}"
+        part = [f"<h{h + 1}>{span}: {n_rec} recurring, {n_res} resolved</h{h + 1}>"]
+        if recurring:
+            part.append(f"<table><caption>Raised at {html.escape(prev.report)} and raised again at "
+                        f"{html.escape(v.report)}</caption><tr><th scope='col'>theme</th><th scope='col'>earlier "
+                        "report</th><th scope='col'>later report</th><th scope='col'>similarity</th></tr>"
+                        f"{recurring}</table>")
+        if resolved:
+            part.append(f"<details><summary>{n_res} concerns of {html.escape(prev.report)} not raised again at "
+                        f"{html.escape(v.report)} (resolved), with a strength on the theme since</summary><table>"
+                        f"<caption>Resolved concerns</caption><tr><th scope='col'>theme</th><th scope='col'>concern"
+                        f"</th><th scope='col'>since</th></tr>{resolved}</table></details>")
+        steps.append("".join(part))
+    grid = (f"<table><caption>Concerns per theme at each report, against the report before (sentences "
+            f"with several themes count once per theme)</caption>"
             f"<tr><th scope='col'>theme</th>{head}</tr>{''.join(rows)}</table>") if rows else "<p>No concerns.</p>"
-    quotes = ("<table><caption>Recurring concerns side by side, and resolved ones</caption><tr><th scope='col'>status</th>"
-              "<th scope='col'>earlier report</th><th scope='col'>later report</th><th scope='col'>similarity</th></tr>"
-              f"{''.join(detail)}</table>") if detail else ""
-    return f"<h{h}>{html.escape(t.council)}</h{h}>{grid}{quotes}"
+    return f"<h{h}>{html.escape(t.council)}</h{h}>{grid}{''.join(steps)}"
 
 
 def rollup_html(tracking: Tracking) -> str:
