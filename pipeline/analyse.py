@@ -312,14 +312,16 @@ _TIMELINE_THEMES = ("front_door", "workforce", "children_in_care", "care_leavers
 _TIMELINE_COLOURS = ("#1f77b4", "#d95f02", "#2ca02c", "#7b3294", "#8c564b")
 # each series also has its own dash pattern and marker, so the colour is never the only cue
 _TIMELINE_DASHES = ("6 3", "2 2", "8 2 2 2", "1 3", "10 4")
-_TIMELINE_MARKS = ("circle", "square", "diamond", "triangle", "cross")
+_TIMELINE_DASH_NAMES = ("dashed", "dotted", "dash-dot", "sparse dots", "long dashes")
+_TIMELINE_MARKS = ("square", "diamond", "triangle", "cross", "bar")
 
 
 def _mark(shape: str, x: float, y: float, colour: str, tip: str) -> str:
     pts = {"square": f"{x - 3},{y - 3} {x + 3},{y - 3} {x + 3},{y + 3} {x - 3},{y + 3}",
            "diamond": f"{x},{y - 4} {x + 4},{y} {x},{y + 4} {x - 4},{y}",
            "triangle": f"{x},{y - 4} {x + 4},{y + 3} {x - 4},{y + 3}",
-           "cross": f"{x - 4},{y - 1} {x + 4},{y - 1} {x + 4},{y + 1} {x - 4},{y + 1}"}
+           "cross": f"{x - 4},{y - 1} {x + 4},{y - 1} {x + 4},{y + 1} {x - 4},{y + 1}",
+           "bar": f"{x - 1},{y - 4} {x + 1},{y - 4} {x + 1},{y + 4} {x - 1},{y + 4}"}
     if shape == "circle":
         return f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{colour}'><title>{tip}</title></circle>"
     return f"<polygon points='{pts[shape]}' fill='{colour}'><title>{tip}</title></polygon>"
@@ -365,15 +367,15 @@ def timeline_svg(rows: Sequence[dict], council: str) -> str:
 
 def timeline_legend() -> str:
     """Colour, dash and marker of each series, written out."""
-    items = [("Whole report", "#000", "", "circle", 2.5)] + [
-        (THEME_NAMES[th], c, d, m, 1.5)
-        for th, c, d, m in zip(_TIMELINE_THEMES, _TIMELINE_COLOURS, _TIMELINE_DASHES, _TIMELINE_MARKS)]
+    items = [("Whole report", "#000", "", "solid", "circle", 2.5)] + [
+        (THEME_NAMES[th], c, d, dn, m, 1.5) for th, c, d, dn, m in
+        zip(_TIMELINE_THEMES, _TIMELINE_COLOURS, _TIMELINE_DASHES, _TIMELINE_DASH_NAMES, _TIMELINE_MARKS)]
     out = []
-    for name, colour, dash, mark, width in items:
+    for name, colour, dash, dash_name, mark, width in items:
         dasharray = f" stroke-dasharray='{dash}'" if dash else ""
         out.append(f"<li><svg width='34' height='12' aria-hidden='true'><line x1='1' x2='33' y1='6' y2='6' "
                    f"stroke='{colour}' stroke-width='{width}'{dasharray}/>{_mark(mark, 17, 6, colour, '')}</svg> "
-                   f"{html.escape(name)} ({mark}{', ' + ('dashed' if dash else 'solid')} line)</li>")
+                   f"{html.escape(name)} ({mark}, {dash_name} line)</li>")
     return "<ul class='legend'>" + "".join(out) + "</ul>"
 
 

@@ -419,10 +419,10 @@ def track_section(tracking: Tracking, h: int = 2) -> str:
 
 def render_track_html(tracking: Tracking) -> str:
     if len(tracking.councils) == 1:
-        body = track_section(tracking).replace("<details>", "<details open>", 1)
+        body = track_section(tracking, 1).replace("<details>", "<details open>", 1)
         title = f"Recurring weaknesses: {tracking.councils[0].council}"
     else:
-        body = track_section(tracking)
+        body = track_section(tracking, 1)
         title = "Recurring weaknesses"
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             "<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;"

@@ -127,7 +127,7 @@ def tiny_model():
 
 
 # Tests that use these fixtures train on the corpus or start servers: they belong to the slow tier.
-SLOW_FIXTURES = {"trained", "model", "server", "browser", "analysed", "mlflow_server"}
+SLOW_FIXTURES = {"trained", "model", "server", "browser", "analysed", "mlflow_server", "axe_violations"}
 
 
 def pytest_collection_modifyitems(config, items):
