@@ -428,23 +428,66 @@ def plan(ctx: Context, paths: tuple[str, ...], output: str, fmt: str | None, mod
 @click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
 @click.option("--spark-master", default="local[2]", show_default=True, help="Spark master URL for --engine spark.")
+@click.option("--lookup", type=click.Path(dir_okay=False), default=None,
+              help="Council lookup CSV like shared/corpus/la_lookup.csv: LA codes, region, LA type, statistical "
+                   "neighbours (default: paths.la_lookup in params.yaml).")
 @pass_ctx
 def analyse(ctx: Context, paths: tuple[str, ...], outdir: str, metadata: str | None, model_uri: str | None,
-            engine: str, spark_master: str) -> None:
+            engine: str, spark_master: str, lookup: str | None) -> None:
     """Tag a whole archive and write sentences.parquet, reports.csv, summary.xlsx and an index.html dashboard.
 
     PATHS are report files/directories, or JSONL files written by 'predict'. Prints the
-    Spearman correlation of net scores with Ofsted's grades where grades are known.
+    Spearman correlation of net scores with Ofsted's grades where grades are known. The
+    dashboard and workbook also show recurring weaknesses (as 'track') and each council
+    against its statistical neighbours and region; councils not found in the lookup are
+    listed on stderr.
     """
     def run() -> int:
         from pipeline.analyse import analyse_archive, correlation_text
 
         errors: list[str] = []
         result = analyse_archive(paths, Path(outdir), ctx.params, errors, Path(metadata) if metadata else None,
-                                 model_uri, engine, spark_master)
+                                 model_uri, engine, spark_master, Path(lookup) if lookup else None)
         if result is not None:
             click.echo(f"{len(result.reports)} reports, {result.sentences} sentences -> {result.written['index'].parent}")
             click.echo(correlation_text(result.correlations))
+            if result.unmatched:
+                click.echo(f"note: {len(result.unmatched)} council(s) not found in {result.lookup} (no codes, region "
+                           f"or neighbours): {', '.join(result.unmatched)}", err=True)
+        return report_errors(errors)
+
+    run_guarded(run)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--council", default=None, help="Only this council (any of its names or LA codes in the lookup).")
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Also write the result: .html (a page), .xlsx (concerns and themes nationally) or .csv (concerns).")
+@click.option("--metadata", type=click.Path(dir_okay=False), default=None,
+              help="CSV like shared/corpus/reports.csv for councils and dates (default: read from each report).")
+@click.option("--lookup", type=click.Path(dir_okay=False), default=None,
+              help="Council lookup CSV to match council names (default: paths.la_lookup in params.yaml).")
+@click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
+@pass_ctx
+def track(ctx: Context, paths: tuple[str, ...], council: str | None, output: str | None, metadata: str | None,
+          lookup: str | None, model_uri: str | None) -> None:
+    """Recurring weaknesses: each council's reports in date order and, theme by theme, which concerns are new,
+    recurring (raised again at the next report, both quotes side by side) or resolved.
+
+    PATHS are report files/directories (inspections and visits of one or more councils),
+    or JSONL files written by 'predict'. Prints each council's reports and the themes
+    that recur most nationally.
+    """
+    def run() -> int:
+        from pipeline.analyse import track_archive
+        from pipeline.track import track_text
+
+        errors: list[str] = []
+        result = track_archive(paths, ctx.params, errors, council, Path(metadata) if metadata else None, model_uri,
+                               Path(output) if output else None, Path(lookup) if lookup else None)
+        if result is not None:
+            click.echo(track_text(result))
         return report_errors(errors)
 
     run_guarded(run)

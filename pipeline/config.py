@@ -37,6 +37,7 @@ class Paths(_Frozen):
     mlflow_artifacts: Path
     sample_report: Path
     eval_sets: Path
+    la_lookup: Path | None = None  # councils' codes, region, type and statistical neighbours (analyse --lookup)
 
 
 class EvaluationParams(_Frozen):
@@ -150,6 +151,24 @@ class PlanParams(_Frozen):
     duplicate_similarity: float = Field(default=0.9, gt=0, le=1)
 
 
+class TrackParams(_Frozen):
+    """``track`` and analyse's recurring-weaknesses section (defaults as in params.yaml)."""
+
+    similarity_threshold: float = Field(default=0.35, gt=0, le=1)
+    types: list[str] = Field(default_factory=lambda: ["weakness", "recommendation"], min_length=1)
+    min_confidence: float = Field(default=0.5, ge=0, lt=1)
+    ngram_max: int = Field(default=1, ge=1, le=3)
+    max_quotes: int = Field(default=3, ge=1)
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, v: list[str]) -> list[str]:
+        bad = sorted(set(v) - {"weakness", "recommendation", "strength", "neutral"})
+        if bad:
+            raise ValueError(f"unknown type(s) {', '.join(bad)}")
+        return v
+
+
 class Params(_Frozen):
     paths: Paths
     ingest: IngestParams
@@ -160,6 +179,7 @@ class Params(_Frozen):
     tracking: TrackingParams
     serve: ServeParams
     plan: PlanParams = PlanParams()
+    track: TrackParams = TrackParams()
     source: Path = Field(exclude=True)
 
 
@@ -168,6 +188,8 @@ def _resolve(base: Path, raw: dict[str, Any]) -> dict[str, Any]:
         return raw  # validation names 'paths' as not a mapping
     paths = dict(raw.get("paths") or {})
     for key, value in paths.items():
+        if value is None:
+            continue
         p = Path(str(value)).expanduser()
         paths[key] = p if p.is_absolute() else (base / p).resolve()
     return {**raw, "paths": paths}

@@ -58,6 +58,8 @@ class ReportMeta:
     council: str = ""
     date: str = ""  # ISO date of the inspection's end (else publication)
     grades: dict[str, str | None] = field(default_factory=dict)  # JUDGEMENTS key -> GRADE_SCORE key or None
+    kind: str = ""  # full inspection, re-inspection, focused visit, monitoring visit... (read from the report)
+    urn: str = ""  # Ofsted's unique reference number of the council, where the metadata CSV gives it
 
 
 def read_metadata(path: Path) -> dict[str, ReportMeta]:
@@ -87,7 +89,8 @@ def read_metadata(path: Path) -> dict[str, ReportMeta]:
                 m = re.match(r"(\d{2})/(\d{2})/(\d{4})", date)
                 date = f"{m.group(3)}-{m.group(2)}-{m.group(1)}" if m else (r.get("publication_date") or "")
                 out[rid] = ReportMeta(rid, (r.get("local_authority") or "").strip().lower(), date.strip(),
-                                      {k: normalise_grade(r.get(k)) for k in JUDGEMENTS})
+                                      {k: normalise_grade(r.get(k)) for k in JUDGEMENTS},
+                                      urn=(r.get("urn") or "").strip())
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save the CSV as UTF-8.")
     except csv.Error as exc:

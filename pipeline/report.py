@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Mapping, Sequence
 
 from pipeline.errors import atomic_write
-from pipeline.schema import THEMES, TYPES, flat_columns, flat_record
+from pipeline.schema import THEME_NAMES, THEMES, TYPES, flat_columns, flat_record
 from pipeline.summary import Summary, group_by_report
 
 TYPE_COLOURS = {"strength": "#d7f0d2", "weakness": "#f9d6d5", "recommendation": "#fdebc8", "neutral": "#eeeeee"}
@@ -81,8 +81,10 @@ def append_row(ws: Any, values: Iterable[Any]) -> None:
     ws.append([_xlsx_cell(ws, v) for v in values])
 
 
-def write_tables_xlsx(tables: dict[str, Sequence[dict[str, Any]]], path: Path | str) -> None:
-    """A workbook with one sheet per table (rows as dicts; columns from the first row), written atomically."""
+def write_tables_xlsx(tables: dict[str, Sequence[dict[str, Any]]], path: Path | str,
+                      columns: dict[str, Sequence[str]] | None = None) -> None:
+    """A workbook with one sheet per table (rows as dicts; columns from the first row, or ``columns[name]``
+    for a table that may be empty), written atomically."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -90,7 +92,7 @@ def write_tables_xlsx(tables: dict[str, Sequence[dict[str, Any]]], path: Path | 
     wb.remove(wb.active)
     for name, rows in tables.items():
         ws = wb.create_sheet(name[:31])
-        header = list(rows[0]) if rows else []
+        header = list(rows[0]) if rows else list((columns or {}).get(name, []))
         append_row(ws, header)
         for c in ws[1]:
             c.font = Font(bold=True)
@@ -160,13 +162,13 @@ def write_xlsx(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], 
     ws.freeze_panes = "A2"
     ws.column_dimensions["E"].width = 90
     ss = wb.create_sheet("summary")
-    append_row(ss, ["report", "theme", *TYPES])
+    append_row(ss, ["report", "theme", "theme name", *TYPES])
     for c in ss[1]:
         c.font = Font(bold=True)
     for s in summaries:
-        append_row(ss, [s.report, "(all)", *[s.by_type[t] for t in TYPES]])
+        append_row(ss, [s.report, "(all)", "All sentences", *[s.by_type[t] for t in TYPES]])
         for th in THEMES:
-            append_row(ss, [s.report, th, *[s.by_theme[th][t] for t in TYPES]])
+            append_row(ss, [s.report, th, THEME_NAMES[th], *[s.by_theme[th][t] for t in TYPES]])
     with atomic_write(path, "wb", encoding=None) as fh:
         wb.save(fh)
 
@@ -180,17 +182,21 @@ def _bar_chart(s: Summary) -> str:
     scale = 380 / max(1, top)
     row_h, left = 20, 210
     parts = [f'<svg class="chart" width="{left + 420}" height="{row_h * len(themes) + 30}" role="img" '
-             f'aria-label="strengths, weaknesses and recommendations by theme">']
+             f'aria-label="Bar chart of strengths, weaknesses and recommendations by theme; the figures are in '
+             f'the table above">']
     for i, th in enumerate(themes):
         y = 10 + i * row_h
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(th)}</text>')
+        name = esc(THEME_NAMES.get(th, th))
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{name}</text>')
         x = left
         for t, colour in BAR_COLOURS.items():
             n = s.by_theme[th][t]
             if n:
                 w = n * scale
                 parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 4}" fill="{colour}">'
-                             f"<title>{esc(th)}: {n} {esc(t)}</title></rect>")
+                             f"<title>{name}: {esc(n)} {esc(t)}</title></rect>")
+                if w >= 16:  # the count written on the bar: the colour is not the only cue
+                    parts.append(f'<text x="{x + w / 2:.1f}" y="{y + 12}" text-anchor="middle" class="n">{esc(n)}</text>')
                 x += w
     legend_y = 10 + len(themes) * row_h + 12
     lx = left
@@ -207,11 +213,18 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:11
 h1{font-size:1.5em} h2{margin-top:2em;border-bottom:1px solid #ccc} h3{font-size:1em;color:#555;margin:1.2em 0 .3em}
 .s{padding:2px 4px;border-radius:3px;line-height:1.9}
 .strength{background:#d7f0d2}.weakness{background:#f9d6d5}.recommendation{background:#fdebc8}.neutral{background:#f3f3f3;color:#555}
+.t{font-size:.7em;font-weight:bold;text-transform:uppercase;letter-spacing:.04em;padding:0 4px;margin-left:3px;border:1px solid;border-radius:3px}
+.t.strength{color:#1e5e1e}.t.weakness{color:#8a1f1c}.t.recommendation{color:#6b4500}
 .chip{display:inline-block;font-size:.72em;padding:0 6px;margin-left:3px;border-radius:9px;background:#e3e8f4;color:#234}
 .legend span{margin-right:1em} a.src{color:inherit;text-decoration:none} a.src:hover,a.src:focus{text-decoration:underline}
 .pg{font-size:.75em;color:#505a5f;margin:0 .3em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left} .chart text{font-size:12px}
+td:first-child,th:first-child{text-align:left} th[scope=row]{font-weight:normal} .chart text{font-size:12px} .chart text.n{font-size:10px}
 """
+
+
+def type_label(t: str) -> str:
+    """The type written beside a sentence (neutral sentences carry none): colour is never the only cue."""
+    return "" if t == "neutral" else f"<span class='t {esc(t)}'>{esc(t)}</span>"
 
 
 def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary], title: str = "Tagged reports",
@@ -219,8 +232,11 @@ def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary],
     """The page; ``links`` maps a report to the href of its PDF, so sentences link to their page."""
     by_report = group_by_report(records)
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
-           f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1>",
-           "<p class='legend'>" + "".join(f"<span class='s {esc(t)}'>{esc(t)}</span>" for t in TYPES) + "</p>"]
+           f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+           f"<style>{_CSS}</style></head><body><main><h1>{esc(title)}</h1>",
+           "<p class='legend'>Each sentence is shaded and labelled by its type: "
+           + "".join(f"<span class='s {esc(t)}'>sentence{type_label(t)}</span> " for t in TYPES[:3])
+           + "<span class='s neutral'>neutral (no label)</span>. Theme names follow in blue.</p>"]
     for s in summaries:
         rows = by_report.get(s.report, [])
         out.append(f"<section class='report' id='{esc(s.report)}'><h2>{esc(s.report)}</h2>")
@@ -240,17 +256,20 @@ def render_html(records: Sequence[dict[str, Any]], summaries: Sequence[Summary],
                 text = f"<a class='src' href='{esc(base)}#page={esc(r['page'])}'>{text}</a>"
             tip = (f"{r['type']} {float(r['confidence']):.2f}" + (f", page {r['page']}" if r.get("page") else "")
                    + (f" — evidence: {', '.join(map(str, r['evidence']))}" if r["evidence"] else ""))
-            chips = "".join(f"<span class='chip'>{esc(t)}</span>" for t in r["themes"])
+            chips = "".join(f"<span class='chip'>{esc(THEME_NAMES.get(t, t))}</span>" for t in r["themes"])
             out.append(f"<span class='s {esc(r['type'])}' data-type='{esc(r['type'])}' title='{esc(tip)}'>"
-                       f"{text}</span>{chips} ")
-        out.append("<h3>Summary</h3><table><tr><th>theme</th>" + "".join(f"<th>{esc(t)}</th>" for t in TYPES) + "</tr>")
-        out.append("<tr><td><b>all sentences</b></td>" + "".join(f"<td>{esc(s.by_type[t])}</td>" for t in TYPES) + "</tr>")
+                       f"{text}{type_label(r['type'])}</span>{chips} ")
+        out.append("<h3>Summary</h3><table><tr><th scope='col'>theme</th>"
+                   + "".join(f"<th scope='col'>{esc(t)}</th>" for t in TYPES) + "</tr>")
+        out.append("<tr><th scope='row'><b>All sentences</b></th>" + "".join(f"<td>{esc(s.by_type[t])}</td>" for t in TYPES)
+                   + "</tr>")
         for th in THEMES:
             c = s.by_theme[th]
             if any(c.values()):
-                out.append(f"<tr><td>{esc(th)}</td>" + "".join(f"<td>{esc(c[t])}</td>" for t in TYPES) + "</tr>")
+                out.append(f"<tr><th scope='row'>{esc(THEME_NAMES[th])}</th>"
+                           + "".join(f"<td>{esc(c[t])}</td>" for t in TYPES) + "</tr>")
         out.append("</table>" + _bar_chart(s) + "</section>")
-    out.append("<footer><p>Tagged by ofsted-tagger. Report text: Ofsted, Crown copyright, "
+    out.append("</main><footer><p>Tagged by ofsted-tagger. Report text: Ofsted, Crown copyright, "
                "reused under the Open Government Licence v3.0.</p></footer></body></html>")
     return "\n".join(out)
 

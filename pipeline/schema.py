@@ -50,8 +50,8 @@ THEMES: tuple[str, ...] = (
     "vulnerable_groups",
 )
 MAX_THEMES = 3
-
-# What a person reads: the one table of display names (outputs for people use these, never the keys)
+# What a person reads: the one table of display names (pages, workbooks, terminal tables, plans: outputs for
+# people use these, never the keys; the keys stay in data columns)
 THEME_NAMES: dict[str, str] = {
     "leadership_governance": "Leadership and governance",
     "performance_quality_assurance": "Performance and quality assurance",
@@ -69,7 +69,7 @@ THEME_NAMES: dict[str, str] = {
     "care_leavers": "Care leavers",
     "partnership": "Partnership working",
     "voice_of_child": "Voice of the child",
-    "allegations": "Allegations (LADO)",
+    "allegations": "Allegations against adults (LADO)",
     "vulnerable_groups": "Vulnerable groups",
 }
 TYPE_NAMES: dict[str, str] = {"strength": "Strength", "weakness": "Weakness", "recommendation": "Recommendation",

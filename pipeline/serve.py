@@ -12,7 +12,7 @@ workers that die with the server) and tagged on a thread, so ``/health`` answers
 they run.  The server binds to loopback unless told otherwise.
 
 Endpoints: ``POST /v1/sentences``, ``POST /v1/reports``, ``POST /v1/plan``, ``GET /health``,
-``GET /ready``, ``GET /v1/model``, ``GET /`` (web page), ``/docs`` (OpenAPI).
+``GET /ready``, ``GET /v1/model``, ``GET /v1/themes``, ``GET /`` (web page), ``/docs`` (OpenAPI).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from pipeline.ingest import SUPPORTED_SUFFIXES, Document, ingest_limits
 from pipeline.parse_pool import Parsed, ParsePool, ParseRefused, ParseSettings
 from pipeline.plan import PLAN_FORMATS, ActionRow, plan_dict, plan_from_records, render_plans
 from pipeline.predict import MLFLOW_SCHEMES, champion_dir, load_model, read_card, tag_sentences, tag_units
-from pipeline.schema import RECORD
+from pipeline.schema import RECORD, THEME_NAMES
 from pipeline.summary import Summary, summarise
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -350,6 +350,10 @@ def create_app(params: Params | None = None, model_uri: str | None = None) -> Fa
     @app.get("/v1/model", summary="Which model is serving")
     def model_info() -> dict[str, Any]:
         return state["card"]
+
+    @app.get("/v1/themes", summary="Each theme's key and the name people read (the web page shows the names)")
+    def themes() -> dict[str, str]:
+        return dict(THEME_NAMES)
 
     @app.post("/v1/sentences", response_model=SentencesOut, responses=errors,
               summary="Tag pre-cut sentences (same records as predict --sentences)")

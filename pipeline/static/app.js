@@ -5,6 +5,16 @@ const COLOURS = {strength: "#3c9a3c", weakness: "#c9423f", recommendation: "#e0a
 let current = null;
 let lastRequest = null;  // the body and headers of the last /v1/reports request, sent again to /v1/plan
 let plan = null;
+let themeNames = {};  // theme key -> the name people read, from /v1/themes
+
+const themeName = (key) => themeNames[key] || key;
+
+async function loadThemeNames() {
+  try {
+    const res = await fetch("/v1/themes");
+    if (res.ok) themeNames = await res.json();
+  } catch (e) { /* keys are shown instead */ }
+}
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,6 +38,7 @@ async function send(body, headers) {
     render();
     if ($("tab-plan").getAttribute("aria-selected") === "true") loadPlan();
     setStatus(`${data.sentences.length} sentences tagged.`, false);
+    $("report-title").focus();  // keyboard and screen-reader users land on the result
   } catch (e) {
     setStatus("Could not reach the server: " + e, true);
   } finally {
@@ -64,14 +75,14 @@ function render() {
     const lab = el("label", {});
     const box = el("input", {type: "checkbox", value: t, checked: "checked"});
     box.addEventListener("change", applyFilters);
-    lab.append(box, " ", el("span", {class: "s " + t}, t));
+    lab.append(box, " ", el("span", {class: "s " + t}, t));  // the type is written, not only coloured
     tf.append(lab);
   }
   const themes = Object.keys(current.summary.by_theme || {});
   const sel = $("theme-filter");
   sel.innerHTML = "";
   sel.append(el("option", {value: ""}, "all themes"));
-  for (const th of themes) sel.append(el("option", {value: th}, th));
+  for (const th of themes) sel.append(el("option", {value: th}, themeName(th)));
   // sentences
   const box = $("sentences");
   box.innerHTML = "";
@@ -84,8 +95,9 @@ function render() {
     const span = el("span", {class: "sentence", "data-type": r.type, "data-themes": r.themes.join(" ")});
     const s = el("span", {class: "s " + r.type,
       title: `${r.type} ${r.confidence.toFixed(2)}` + (r.evidence.length ? ` — evidence: ${r.evidence.join(", ")}` : "")}, r.text);
+    if (r.type !== "neutral") s.append(el("span", {class: "t " + r.type}, r.type));
     span.append(s);
-    for (const th of r.themes) span.append(el("span", {class: "chip"}, th));
+    for (const th of r.themes) span.append(el("span", {class: "chip"}, themeName(th)));
     span.append(" ");
     box.append(span);
   }
@@ -95,12 +107,13 @@ function render() {
 function renderSummary() {
   const s = current.summary;
   const table = el("table", {id: "summary-table"});
+  table.append(el("caption", {}, "Sentences per theme and type"));
   const head = el("tr", {});
-  head.append(el("th", {}, "theme"));
-  for (const t of TYPES) head.append(el("th", {}, t));
+  head.append(el("th", {scope: "col"}, "theme"));
+  for (const t of TYPES) head.append(el("th", {scope: "col"}, t));
   table.append(head);
   const all = el("tr", {});
-  all.append(el("td", {}, "all sentences"));
+  all.append(el("th", {scope: "row"}, "All sentences"));
   for (const t of TYPES) all.append(el("td", {}, String(s.by_type[t] || 0)));
   table.append(all);
   const chart = $("chart");
@@ -110,15 +123,17 @@ function renderSummary() {
   for (const [th, c] of Object.entries(s.by_theme)) {
     if (!(c.strength || c.weakness || c.recommendation || c.neutral)) continue;
     const tr = el("tr", {});
-    tr.append(el("td", {}, th));
+    tr.append(el("th", {scope: "row"}, themeName(th)));
     for (const t of TYPES) tr.append(el("td", {}, String(c[t] || 0)));
     table.append(tr);
     const bar = el("div", {class: "bar"});
-    bar.append(el("span", {class: "name"}, th));
+    bar.append(el("span", {class: "name"}, themeName(th)));
     for (const t of ["strength", "weakness", "recommendation"]) {
       if (!c[t]) continue;
-      const seg = el("span", {class: "seg", title: `${c[t]} ${t}`});
-      seg.style.width = (c[t] / top * 420) + "px";
+      const w = c[t] / top * 420;
+      // the count is written on the bar when it fits: colour is not the only cue
+      const seg = el("span", {class: "seg " + t, title: `${c[t]} ${t}`}, w >= 16 ? String(c[t]) : "");
+      seg.style.width = w + "px";
       seg.style.background = COLOURS[t];
       bar.append(seg);
     }
@@ -127,7 +142,7 @@ function renderSummary() {
   const legend = el("div", {class: "bar"});
   legend.append(el("span", {class: "name"}, ""));
   for (const t of ["strength", "weakness", "recommendation"]) {
-    const key = el("span", {class: "seg"});
+    const key = el("span", {class: "seg " + t});
     key.style.width = "12px";
     key.style.background = COLOURS[t];
     legend.append(key, ` ${t}  `);
@@ -305,7 +320,10 @@ $("tabs").addEventListener("keydown", (e) => {  // arrow keys move between the t
   $("tab-" + next).focus();
 });
 $("plan-download").addEventListener("click", downloadPlan);
+loadThemeNames();
 $("tag").addEventListener("click", tagText);
+// Ctrl+Enter (or Cmd+Enter) in the text box tags it, as the button does
+$("text").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); tagText(); } });
 $("file").addEventListener("change", (e) => { if (e.target.files[0]) tagFile(e.target.files[0]); });
 $("theme-filter").addEventListener("change", applyFilters);
 $("download").addEventListener("click", downloadCsv);
