@@ -362,7 +362,7 @@ def timeline_svg(rows: Sequence[dict], council: str) -> str:
     for x, r in zip(xs, mine):
         parts.append(f"<text x='{x:.1f}' y='{h + 10}' font-size='10' text-anchor='middle'>{esc(r['date'][:7])}</text>")
     parts.append("</svg>")
-    head = "".join(f"<th scope='col'>{r['date']}</th>" for r in mine)
+    head = "".join(f"<th scope='col'>{esc(r['date'])}</th>" for r in mine)
     body = "".join(f"<tr><th scope='row'>{esc(name)}</th>"
                    + "".join(f"<td>{_fmt_net_score(r[col])}</td>" for r in mine) + "</tr>"
                    for name, col, *_ in series)

@@ -336,7 +336,7 @@ text-align:left;vertical-align:top}.track .quote{max-width:32em}.track .st{font-
 
 
 def _q(q: Quote) -> str:
-    return f"<span class='quote'>{esc(q.text)}</span> <small>({q.type}, {q.confidence:.2f})</small>"
+    return f"<span class='quote'>{esc(q.text)}</span> <small>({esc(q.type)}, {q.confidence:.2f})</small>"
 
 
 def _cell(st: ThemeStep | None) -> str:
