@@ -686,7 +686,7 @@ def render_xlsx(plans: Sequence[Plan], links: Mapping[str, str] | None = None) -
                            promptTitle="Due date", prompt="A date, e.g. 31/03/2026", showInputMessage=True)
     ws.add_data_validation(dates)
     dates.add(f"{get_column_letter(due)}2:{get_column_letter(due)}{last + 200}")
-    for row in range(2, last + 201):
+    for row in range(2, ws.max_row + 1):
         ws.cell(row=row, column=due).number_format = "DD/MM/YYYY"
 
     ev = wb.create_sheet("Evidence")
