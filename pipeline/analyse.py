@@ -13,6 +13,10 @@
 - :func:`write_outputs` writes sentences.parquet, reports.csv, summary.xlsx,
   index.html (self-contained dashboard) and PNG charts; :func:`compare_reports`
   says what changed between two inspections of a council.
+- :func:`join_lookup` matches councils with ``la_lookup.csv`` (:mod:`pipeline.neighbours`:
+  codes, region, LA type, statistical neighbours); the dashboard and workbook also carry
+  recurring weaknesses (:mod:`pipeline.track`) and each council against its neighbours and
+  region. :func:`track_archive` is the ``track`` command.
 
 Outputs are safe whatever the reports and metadata hold: every value in a page goes
 through :func:`pipeline.report.esc`, spreadsheet cells through report.py's cell rules;
@@ -545,7 +549,7 @@ def _dashboard(rows: Sequence[dict], nat: Sequence[dict], multi: Sequence[str], 
         f"<td>{esc(r['n_recommendation'])}</td><td>{_fmt_net_score(r['net_score'])}</td></tr>"
         for r in rows)
     timelines = "".join(f"<figure>{timeline_svg(rows, c)}</figure>" for c in multi)
-    recurring = track_section(tracking) if tracking is not None else "<p>Not computed.</p>"
+    recurring = track_section(tracking, resolved_quotes=False) if tracking is not None else "<p>Not computed.</p>"
     sections = [("themes", "Themes nationally"), ("check", "Check against Ofsted's grades"),
                 ("over-time", "Councils over time"), ("recurring", "Recurring weaknesses"),
                 ("neighbours", "Neighbours and region"), ("reports", "Reports")]

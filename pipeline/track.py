@@ -347,8 +347,9 @@ def _cell(st: ThemeStep | None) -> str:
     return f"<td class='st-{st.status}'>{words}</td>"
 
 
-def council_html(t: CouncilTrack, h: int = 3) -> str:
-    """One council: its reports, a theme x report grid of statuses, then the quotes."""
+def council_html(t: CouncilTrack, h: int = 3, resolved_quotes: bool = True) -> str:
+    """One council: its reports, a theme x report grid of statuses, then the recurring concerns side by side
+    and (with ``resolved_quotes``) the resolved ones."""
     vs = t.visits
     head = "".join(f"<th scope='col'>{esc(v.date or '?')}<br><small>{esc(v.kind)}</small></th>"
                    for v in vs)
@@ -380,7 +381,7 @@ def council_html(t: CouncilTrack, h: int = 3) -> str:
                         f"{esc(v.report)}</caption><tr><th scope='col'>theme</th><th scope='col'>earlier "
                         "report</th><th scope='col'>later report</th><th scope='col'>similarity</th></tr>"
                         f"{recurring}</table>")
-        if resolved:
+        if resolved and resolved_quotes:
             part.append(f"<details><summary>{n_res} concerns of {esc(prev.report)} not raised again at "
                         f"{esc(v.report)} (resolved), with a strength on the theme since</summary><table>"
                         f"<caption>Resolved concerns</caption><tr><th scope='col'>theme</th><th scope='col'>concern"
@@ -403,15 +404,19 @@ def rollup_html(tracking: Tracking) -> str:
             f"{rows}</table>")
 
 
-def track_section(tracking: Tracking, h: int = 2) -> str:
-    """The roll-up and each council with two or more reports (councils in collapsible blocks)."""
+def track_section(tracking: Tracking, h: int = 2, resolved_quotes: bool = True) -> str:
+    """The roll-up and each council with two or more reports (councils in collapsible blocks); without
+    ``resolved_quotes`` resolved concerns are counted but not quoted (the archive's dashboard: they are in
+    its workbook)."""
     multi = [t for t in tracking.councils if len(t.visits) > 1]
     blocks = "".join(f"<details><summary>{esc(t.council)} ({len(t.visits)} reports)</summary>"
-                     f"{council_html(t, h + 1)}</details>" for t in multi)
+                     f"{council_html(t, h + 1, resolved_quotes)}</details>" for t in multi)
+    where = "" if resolved_quotes else (" Resolved concerns are quoted in summary.xlsx (sheet 'recurring concerns') "
+                                        "and by <code>ofsted-tagger track -o</code>.")
     return (f"<div class='track'><p>A concern (a weakness or recommendation) is <b>recurring</b> when the next report "
             f"raises it again (TF-IDF cosine similarity of at least {tracking.threshold:.2f} with a concern on the same "
             "theme), <b>new</b> when the report before did not, and <b>resolved</b> when the next report does not "
-            "raise it again.</p>"
+            f"raise it again.{where}</p>"
             f"<h{h + 1}>National roll-up</h{h + 1}>{rollup_html(tracking)}"
             f"<h{h + 1}>Councils with several reports</h{h + 1}>"
             f"{blocks or '<p>No council has two reports in this input.</p>'}</div>")
