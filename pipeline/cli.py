@@ -17,7 +17,7 @@ from typing import Callable
 import click
 
 from pipeline.config import Params, load_params
-from pipeline.errors import UserError, atomic_write
+from pipeline.errors import UserError, atomic_write, check_output_file, written_outputs
 from pipeline.schema import SENTENCE_FIELDS
 
 
@@ -50,9 +50,20 @@ def run_guarded(fn: Callable[[], int | None]) -> None:
     except UserError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        fail("interrupted; nothing was written.", 130)
+        done = written_outputs()
+        if not done:
+            fail("interrupted; nothing was written (existing outputs are untouched).", 130)
+        shown = ", ".join(str(p) for p in done[:3]) + (f" and {len(done) - 3} more" if len(done) > 3 else "")
+        fail(f"interrupted; written in full before the interrupt: {shown}; nothing else was written.", 130)
     if code:
         sys.exit(code)
+
+
+def output_file(output: str | None) -> str | None:
+    """``--output`` checked before any work: None and '-' mean standard output."""
+    if output is not None and output != "-":
+        check_output_file(output)
+    return output
 
 
 def report_errors(errors: list[str]) -> int:
@@ -61,10 +72,27 @@ def report_errors(errors: list[str]) -> int:
     return 1 if errors else 0
 
 
+class OneLineErrors(click.Group):
+    """The top command: click's usage errors (a bad option value, a missing argument) are one line
+    ``error: ...`` with exit code 2, like every other error, instead of a usage block."""
+
+    def main(self, *args, **kwargs):  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "ofsted-tagger"
+            fail(f"{exc.format_message().rstrip('.')}; see '{where} --help'.", exc.exit_code)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            fail("aborted.", 1)
+
+
 # --------------------------------------------------------------------------- #
 # Commands
 # --------------------------------------------------------------------------- #
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
               help="Configuration file (default: params.yaml of the project).")
 @click.version_option(package_name="ofsted-tagger")
@@ -80,7 +108,7 @@ def main(ctx: click.Context, params_path: str | None) -> None:
 @click.option("--output", "-o", default=None, help="Output file (default: stdout).")
 @pass_ctx
 def segment(ctx: Context, paths: tuple[str, ...], fmt: str, output: str | None) -> None:
-    """Cut reports into sentences with their section and grade.
+    """Cut reports into sentences with their section, grade and (PDFs) page.
 
     PATHS are PDF, text, HTML or DOCX files, directories (searched recursively)
     or '-' for standard input.
@@ -89,6 +117,7 @@ def segment(ctx: Context, paths: tuple[str, ...], fmt: str, output: str | None) 
         from pipeline.inputs import segment_paths
         from pipeline.report import write_records
 
+        output_file(output)
         errors: list[str] = []
         records = segment_paths(paths, ctx.params, errors)
         if not records and not errors:
@@ -279,16 +308,18 @@ def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str |
             sentences: bool, summary: bool) -> None:
     """Tag every sentence of reports (PDF, text, HTML, DOCX, directories or '-').
 
-    One record per sentence: report, index, section, text, type, confidence,
-    type_scores, themes, theme_scores and evidence words.
+    One record per sentence: report, index, page (PDFs), section, text, type,
+    confidence, type_scores, themes, theme_scores and evidence words. The HTML
+    output links each sentence of a PDF to its page.
     """
     def run() -> int:
+        from pipeline.inputs import pdf_sources
         from pipeline.predict import load_model, tag_paths
         from pipeline.report import write_output
         from pipeline.summary import summarise, summary_text
 
         p = ctx.params
-        to_stdout = not output or output == "-"
+        to_stdout = output_file(output) is None or output == "-"
         chosen = fmt or ("jsonl" if to_stdout else Path(output).suffix.lstrip(".").lower())
         if chosen not in PREDICT_FORMATS:
             raise UserError(f"{output}: unknown output format '{chosen}'; use --format {'|'.join(PREDICT_FORMATS)}.")
@@ -300,7 +331,7 @@ def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str |
             errors.append("no sentences to tag in the input; give report files or non-empty text.")
             return report_errors(errors)
         summaries = summarise(records)
-        write_output(records, summaries, chosen, output)
+        write_output(records, summaries, chosen, output, pdf_sources(paths) if chosen == "html" else None)
         if summary:
             click.echo(summary_text(summaries), err=to_stdout)
         return report_errors(errors)
@@ -330,9 +361,10 @@ def evaluate(ctx: Context, file: str, model_uri: str | None, no_section: bool) -
 # --------------------------------------------------------------------------- #
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default: serve.host, loopback).")
-@click.option("--port", type=int, default=None, help="Port (default: serve.port).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port, 1-65535 (default: serve.port).")
 @click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (each with serve.parse_workers parse workers).")
 @pass_ctx
 def serve(ctx: Context, host: str | None, port: int | None, model_uri: str | None, workers: int) -> None:
     """Serve the HTTP API and the web page (http://127.0.0.1:8000/ by default)."""
@@ -345,33 +377,117 @@ def serve(ctx: Context, host: str | None, port: int | None, model_uri: str | Non
 
 
 # --------------------------------------------------------------------------- #
+# plan
+# --------------------------------------------------------------------------- #
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--output", "-o", required=True,
+              help="The plan file: .docx (Word), .xlsx (Excel), .html (web page) or .md (Markdown); .json for programs.")
+@click.option("--format", "fmt", type=click.Choice(["docx", "xlsx", "html", "md", "json"]), default=None,
+              help="Output format (default: from --output's suffix).")
+@click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
+@pass_ctx
+def plan(ctx: Context, paths: tuple[str, ...], output: str, fmt: str | None, model_uri: str | None) -> None:
+    """An improvement plan per report: each recommendation an action with its evidence.
+
+    PATHS are report files (PDF, text, HTML, DOCX), directories or '-'. Each
+    recommendation becomes an action row: themes, the recommendation's words, a
+    priority (from the grade of the judgement behind it and the number of weaknesses on
+    its themes), the weaknesses behind it quoted with page and confidence, the strengths
+    to build on, and empty owner / due date / RAG status columns. Weaknesses no
+    recommendation addresses get "also found" rows; sentences the model is unsure of
+    (plan.review_confidence in params.yaml) are marked CHECK.
+    """
+    def run() -> int:
+        from pipeline.plan import plan_format, plan_paths, write_plans
+
+        chosen = plan_format(output, fmt)
+        output_file(output)  # checked before any tagging
+        errors: list[str] = []
+        plans = plan_paths(paths, ctx.params, model_uri, errors)
+        if plans:
+            write_plans(plans, output, chosen)
+            n = sum(len(p.actions) for p in plans)
+            m = sum(len(p.also_found) for p in plans)
+            click.echo(f"{len(plans)} report{'s' if len(plans) != 1 else ''}: {n} actions, {m} also-found themes "
+                       f"-> {output}", err=True)
+        return report_errors(errors)
+
+    run_guarded(run)
+
+
+# --------------------------------------------------------------------------- #
 # analyse / compare
 # --------------------------------------------------------------------------- #
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--output", "-o", "outdir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--output", "-o", "outdir", required=True,
+              help="Output directory: a new one, or one a previous run wrote (replaced as a whole).")
 @click.option("--metadata", type=click.Path(dir_okay=False), default=None,
               help="CSV like shared/corpus/reports.csv (report_id, local_authority, dates, grades).")
 @click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
 @click.option("--spark-master", default="local[2]", show_default=True, help="Spark master URL for --engine spark.")
+@click.option("--lookup", type=click.Path(dir_okay=False), default=None,
+              help="Council lookup CSV like shared/corpus/la_lookup.csv: LA codes, region, LA type, statistical "
+                   "neighbours (default: paths.la_lookup in params.yaml).")
 @pass_ctx
 def analyse(ctx: Context, paths: tuple[str, ...], outdir: str, metadata: str | None, model_uri: str | None,
-            engine: str, spark_master: str) -> None:
+            engine: str, spark_master: str, lookup: str | None) -> None:
     """Tag a whole archive and write sentences.parquet, reports.csv, summary.xlsx and an index.html dashboard.
 
     PATHS are report files/directories, or JSONL files written by 'predict'. Prints the
-    Spearman correlation of net scores with Ofsted's grades where grades are known.
+    Spearman correlation of net scores with Ofsted's grades where grades are known. The
+    dashboard and workbook also show recurring weaknesses (as 'track') and each council
+    against its statistical neighbours and region; councils not found in the lookup are
+    listed on stderr.
     """
     def run() -> int:
         from pipeline.analyse import analyse_archive, correlation_text
 
         errors: list[str] = []
         result = analyse_archive(paths, Path(outdir), ctx.params, errors, Path(metadata) if metadata else None,
-                                 model_uri, engine, spark_master)
+                                 model_uri, engine, spark_master, Path(lookup) if lookup else None)
         if result is not None:
             click.echo(f"{len(result.reports)} reports, {result.sentences} sentences -> {result.written['index'].parent}")
             click.echo(correlation_text(result.correlations))
+            if result.unmatched:
+                click.echo(f"note: {len(result.unmatched)} council(s) not found in {result.lookup} (no codes, region "
+                           f"or neighbours): {', '.join(result.unmatched)}", err=True)
+        return report_errors(errors)
+
+    run_guarded(run)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--council", default=None, help="Only this council (any of its names or LA codes in the lookup).")
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Also write the result: .html (a page), .xlsx (concerns and themes nationally) or .csv (concerns).")
+@click.option("--metadata", type=click.Path(dir_okay=False), default=None,
+              help="CSV like shared/corpus/reports.csv for councils and dates (default: read from each report).")
+@click.option("--lookup", type=click.Path(dir_okay=False), default=None,
+              help="Council lookup CSV to match council names (default: paths.la_lookup in params.yaml).")
+@click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
+@pass_ctx
+def track(ctx: Context, paths: tuple[str, ...], council: str | None, output: str | None, metadata: str | None,
+          lookup: str | None, model_uri: str | None) -> None:
+    """Recurring weaknesses: each council's reports in date order and, theme by theme, which concerns are new,
+    recurring (raised again at the next report, both quotes side by side) or resolved.
+
+    PATHS are report files/directories (inspections and visits of one or more councils),
+    or JSONL files written by 'predict'. Prints each council's reports and the themes
+    that recur most nationally.
+    """
+    def run() -> int:
+        from pipeline.analyse import track_archive
+        from pipeline.track import track_text
+
+        errors: list[str] = []
+        result = track_archive(paths, ctx.params, errors, council, Path(metadata) if metadata else None, model_uri,
+                               Path(output) if output else None, Path(lookup) if lookup else None)
+        if result is not None:
+            click.echo(track_text(result))
         return report_errors(errors)
 
     run_guarded(run)
@@ -388,13 +504,14 @@ def compare(ctx: Context, report_a: str, report_b: str, output: str | None, mode
     def run() -> int:
         from pipeline.analyse import compare_html, compare_paths, compare_text
 
+        output_file(output)
         errors: list[str] = []
         changes = compare_paths(report_a, report_b, ctx.params, model_uri, errors)
         if changes is None:
             return report_errors(errors)
         name_a, name_b = Path(report_a).stem, Path(report_b).stem
         click.echo(compare_text(name_a, name_b, changes))
-        if output:
+        if output is not None:
             with atomic_write(output) as fh:
                 fh.write(compare_html(name_a, name_b, changes))
         return 0

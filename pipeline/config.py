@@ -37,6 +37,7 @@ class Paths(_Frozen):
     mlflow_artifacts: Path
     sample_report: Path
     eval_sets: Path
+    la_lookup: Path | None = None  # councils' codes, region, type and statistical neighbours (analyse --lookup)
 
 
 class EvaluationParams(_Frozen):
@@ -53,8 +54,8 @@ class EvaluationParams(_Frozen):
 
 
 class IngestParams(_Frozen):
-    max_file_mb: float = Field(gt=0)
-    pdf_timeout_s: float = Field(gt=0)
+    max_file_mb: float = Field(gt=0, allow_inf_nan=False)
+    pdf_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # older name of serve.parse_timeout_s
     # limits on what a file inflates to (defaults as in params.yaml, for older params files)
     max_text_mb: float = Field(default=50, gt=0, allow_inf_nan=False)
     max_inflated_mb: float = Field(default=200, gt=0, allow_inf_nan=False)
@@ -133,7 +134,40 @@ class ServeParams(_Frozen):
     host: str
     port: int = Field(ge=1, le=65535)
     max_sentences: int = Field(ge=1)
-    max_upload_mb: float = Field(gt=0)
+    max_upload_mb: float = Field(gt=0, allow_inf_nan=False)
+    # the parse workers (defaults as in params.yaml, for older params files)
+    parse_workers: int = Field(default=2, ge=1, le=64)
+    parse_timeout_s: float = Field(default=30, gt=0, allow_inf_nan=False)
+    parse_memory_mb: float = Field(default=2048, ge=256, allow_inf_nan=False)
+
+
+class PlanParams(_Frozen):
+    """The ``plan`` command (defaults as in params.yaml, for older params files)."""
+
+    review_confidence: float = Field(default=0.6, gt=0, lt=1)
+    many_weaknesses: int = Field(default=4, ge=1)
+    evidence_per_action: int = Field(default=3, ge=1)
+    strengths_per_action: int = Field(default=2, ge=0)
+    min_similarity: float = Field(default=0.1, ge=0, lt=1)
+    duplicate_similarity: float = Field(default=0.9, gt=0, le=1)
+
+
+class TrackParams(_Frozen):
+    """``track`` and analyse's recurring-weaknesses section (defaults as in params.yaml)."""
+
+    similarity_threshold: float = Field(default=0.35, gt=0, le=1)
+    types: list[str] = Field(default_factory=lambda: ["weakness", "recommendation"], min_length=1)
+    min_confidence: float = Field(default=0.5, ge=0, lt=1)
+    ngram_max: int = Field(default=1, ge=1, le=3)
+    max_quotes: int = Field(default=3, ge=1)
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, v: list[str]) -> list[str]:
+        bad = sorted(set(v) - {"weakness", "recommendation", "strength", "neutral"})
+        if bad:
+            raise ValueError(f"unknown type(s) {', '.join(bad)}")
+        return v
 
 
 class Params(_Frozen):
@@ -145,12 +179,18 @@ class Params(_Frozen):
     evaluation: EvaluationParams
     tracking: TrackingParams
     serve: ServeParams
+    plan: PlanParams = PlanParams()
+    track: TrackParams = TrackParams()
     source: Path = Field(exclude=True)
 
 
 def _resolve(base: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(raw.get("paths") or {}, dict):
+        return raw  # validation names 'paths' as not a mapping
     paths = dict(raw.get("paths") or {})
     for key, value in paths.items():
+        if value is None:
+            continue
         p = Path(str(value)).expanduser()
         paths[key] = p if p.is_absolute() else (base / p).resolve()
     return {**raw, "paths": paths}
@@ -163,6 +203,12 @@ def load_params(path: Path | str | None = None) -> Params:
         raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{source}: params file not found; pass --params with a valid params.yaml.")
+    except IsADirectoryError:
+        raise UserError(f"{source}: is a directory, not a params file; pass --params with a valid params.yaml.")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{source}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8 and retry.")
+    except OSError as exc:
+        raise UserError(f"{source}: cannot be read ({exc.strerror}); check the file.")
     except yaml.YAMLError as exc:
         raise UserError(f"{source}: not valid YAML ({exc.__class__.__name__}); fix the file and retry.")
     if not isinstance(raw, dict):
@@ -173,6 +219,8 @@ def load_params(path: Path | str | None = None) -> Params:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
         raise UserError(f"{source}: invalid value at '{where}': {first['msg']}.")
+    except (TypeError, ValueError) as exc:  # e.g. a section that is a list where a mapping is expected
+        raise UserError(f"{source}: invalid structure ({exc}); compare it with the project's params.yaml.")
 
 
 @lru_cache(maxsize=4)

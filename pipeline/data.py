@@ -58,25 +58,45 @@ class ReportMeta:
     council: str = ""
     date: str = ""  # ISO date of the inspection's end (else publication)
     grades: dict[str, str | None] = field(default_factory=dict)  # JUDGEMENTS key -> GRADE_SCORE key or None
+    kind: str = ""  # full inspection, re-inspection, focused visit, monitoring visit... (read from the report)
+    urn: str = ""  # Ofsted's unique reference number of the council, where the metadata CSV gives it
 
 
 def read_metadata(path: Path) -> dict[str, ReportMeta]:
     """Report metadata from a CSV like ``shared/corpus/reports.csv`` (report_id, local_authority,
-    inspection_end or publication_date, one column per judgement)."""
+    inspection_end or publication_date, one column per judgement); one-line UserError naming the
+    line for a file that is not such a CSV."""
     if not path.is_file():
         raise UserError(f"{path}: report metadata not found; give a CSV like shared/corpus/reports.csv "
                         "(paths.corpus_metadata in params.yaml, or --metadata).")
-    out = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if "report_id" not in (reader.fieldnames or []):
-            raise UserError(f"{path}:1: needs a report_id column (and local_authority, dates, grades).")
-        for r in reader:
-            date = r.get("inspection_end") or ""
-            m = re.match(r"(\d{2})/(\d{2})/(\d{4})", date)
-            date = f"{m.group(3)}-{m.group(2)}-{m.group(1)}" if m else (r.get("publication_date") or "")
-            out[r["report_id"]] = ReportMeta(r["report_id"], (r.get("local_authority") or "").strip().lower(), date,
-                                             {k: normalise_grade(r.get(k)) for k in JUDGEMENTS})
+    out: dict[str, ReportMeta] = {}
+    line = 1
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if "report_id" not in (reader.fieldnames or []):
+                raise UserError(f"{path}:1: needs a report_id column (and local_authority, dates, grades).")
+            for r in reader:
+                line = reader.line_num
+                rid = (r.get("report_id") or "").strip() if isinstance(r.get("report_id"), str) else ""
+                if not rid:
+                    raise UserError(f"{path}:{line}: the report_id is empty; fill it in or remove the row.")
+                if None in r:  # more fields than the header
+                    raise UserError(f"{path}:{line}: more fields than the header has; check the quoting.")
+                if rid in out:
+                    raise UserError(f"{path}:{line}: report_id '{rid}' appears twice; keep one row per report.")
+                date = r.get("inspection_end") or ""
+                m = re.match(r"(\d{2})/(\d{2})/(\d{4})", date)
+                date = f"{m.group(3)}-{m.group(2)}-{m.group(1)}" if m else (r.get("publication_date") or "")
+                out[rid] = ReportMeta(rid, (r.get("local_authority") or "").strip().lower(), date.strip(),
+                                      {k: normalise_grade(r.get(k)) for k in JUDGEMENTS},
+                                      urn=(r.get("urn") or "").strip())
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save the CSV as UTF-8.")
+    except csv.Error as exc:
+        raise UserError(f"{path}:{line}: not a readable CSV ({exc}); check the file.")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror}); check the file.")
     return out
 
 

@@ -6,7 +6,8 @@ words hyphenated across lines are mended, and what is not report prose is gone
 (running page headers, page numbers, footnote markers and blocks, Ofsted's
 address and copyright boilerplate, web navigation and comment rules).
 
-Public surface: :class:`Document`, :func:`read_document`, :func:`clean_pages`,
+Public surface: :class:`Document` (with the PDF page of every offset: :func:`page_at`),
+:func:`read_document`, :func:`clean_pages` / :func:`clean_pages_mapped`,
 :func:`iter_input_files`, :data:`SUPPORTED_SUFFIXES`.
 
 Everything here runs on untrusted text in time linear in its length: every
@@ -21,9 +22,10 @@ once took minutes.  What a file may inflate to is capped before it is inflated
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from pipeline.errors import InputError
 from pipeline.schema import HEADING_RE
@@ -47,6 +49,18 @@ class Document:
     source: str = ""
     kind: str = "text"
     title: str = ""  # the report's own title line, e.g. "Inspection of Barnet local authority children's services"
+    # PDFs: the offset in ``text`` where each page's prose starts (page N starts at page_starts[N - 1];
+    # a page with no prose starts where the next one does); empty for other inputs
+    page_starts: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based PDF page holding the character at ``offset`` of ``text`` (None if not a PDF)."""
+        return page_at(self.page_starts, offset)
+
+
+def page_at(page_starts: Sequence[int], offset: int) -> int | None:
+    """The 1-based page of ``offset`` given sorted page start offsets (None when there are none)."""
+    return bisect_right(page_starts, offset) or (1 if page_starts else None)
 
 
 # --------------------------------------------------------------------------- #
@@ -203,10 +217,11 @@ class _Joined:
     and looks only at the paragraph's last characters, with the same result.
     """
 
-    __slots__ = ("parts",)
+    __slots__ = ("parts", "size")
 
     def __init__(self, first: str) -> None:
         self.parts = [first]
+        self.size = len(first)  # the length of text(), kept up to date
 
     def _rstrip(self) -> None:
         parts = self.parts
@@ -216,7 +231,9 @@ class _Joined:
             if kept:
                 if len(kept) != len(last):
                     parts[-1] = kept
+                    self.size -= len(last) - len(kept)
                 return
+            self.size -= len(last)
             parts.pop()
 
     def _tail(self, n: int) -> str:
@@ -243,23 +260,49 @@ class _Joined:
         s = line.strip()
         tail = self._tail(2)
         if tail.endswith((_SOFT_BREAK, "\u00ad")):
-            self.parts[-1] = self.parts[-1][:-1] + ("-" if tail.endswith(_SOFT_BREAK) else "")
+            hyphen = "-" if tail.endswith(_SOFT_BREAK) else ""
+            self.parts[-1] = self.parts[-1][:-1] + hyphen
             self.parts.append(s)
+            self.size += len(hyphen) - 1 + len(s)
         elif len(tail) == 2 and tail[0] in _ASCII_LETTERS and tail[1] == "-" and s[:1].islower():
             self.parts.append(s)  # keep the hyphen of a compound split at the line end
+            self.size += len(s)
         else:
             self.parts.append(" ")
             self.parts.append(s)
+            self.size += 1 + len(s)
 
     def text(self) -> str:
         return "".join(self.parts)
 
 
-def _remove_markers(text: str, numbers: set[str]) -> str:
-    """Drop footnote reference numbers glued to words ("Board1", "improve?1")."""
+def _remove_markers(text: str, numbers: set[str], offsets: list[int] | None = None) -> str:
+    """Drop footnote reference numbers glued to words ("Board1", "improve?1").
+
+    ``offsets`` (sorted offsets into ``text``) are moved in place to the same characters
+    of the result.
+    """
     for num in sorted(numbers, key=len, reverse=True):
-        text = re.sub(rf"(?:(?<=[A-Za-z’'”\")?:])|(?<=[a-z]\.)){num}(?=[\s.,;:]|$)", "", text)
+        pattern = rf"(?:(?<=[A-Za-z’'”\")?:])|(?<=[a-z]\.)){num}(?=[\s.,;:]|$)"
+        if offsets is None:
+            text = re.sub(pattern, "", text)
+            continue
+        cuts = [m.span() for m in re.finditer(pattern, text)]
+        if cuts:
+            text = re.sub(pattern, "", text)
+            _shift(offsets, cuts)
     return text
+
+
+def _shift(offsets: list[int], cuts: list[tuple[int, int]]) -> None:
+    """Move sorted ``offsets`` as if the sorted, disjoint spans ``cuts`` were deleted (one merge pass)."""
+    removed, j = 0, 0
+    for i, off in enumerate(offsets):
+        while j < len(cuts) and cuts[j][1] <= off:
+            removed += cuts[j][1] - cuts[j][0]
+            j += 1
+        inside = cuts[j][0] if j < len(cuts) and cuts[j][0] < off else off  # an offset inside a cut: its start
+        offsets[i] = inside - removed
 
 
 _LAYOUT_MAX_LINE = 160  # PDF layout lines are shorter; many longer lines mean one paragraph per line
@@ -272,14 +315,26 @@ def clean_pages(pages: Iterable[str], layout: bool | None = None) -> str:
     be re-joined; False when every line is already a paragraph (news articles,
     HTML, DOCX); None decides from the longest line.
     """
+    return clean_pages_mapped(pages, layout)[0]
+
+
+def clean_pages_mapped(pages: Iterable[str], layout: bool | None = None) -> tuple[str, tuple[int, ...]]:
+    """:func:`clean_pages`, and the offset in the clean text where each page's prose starts.
+
+    A page with no prose left (a cover, a page of boilerplate) starts where the next
+    page's prose does, so the offsets are sorted and :func:`page_at` finds a page by
+    bisection.  A paragraph running on over a page break is one paragraph; the page
+    start falls inside it, where the next page's words begin.
+    """
     pages = list(pages)
     if layout is None:
         lengths = [len(ln) for p in pages for ln in p.splitlines() if ln.strip()]
         layout = sum(n > _LAYOUT_MAX_LINE for n in lengths) <= 0.05 * len(lengths)
     blocks: list[str] = []
+    block_pages: list[int] = []  # the page (0-based) each block comes from (a block never spans pages here)
     footnotes: set[str] = set()
     in_boilerplate = False
-    for page in pages:
+    for page_no, page in enumerate(pages):
         page = page.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
         page = page.replace(_SOFT_BREAK + "\n", _SOFT_BREAK)
         page = _INLINE_BULLET.sub("\n", page)
@@ -289,6 +344,7 @@ def clean_pages(pages: Iterable[str], layout: bool | None = None) -> str:
         footnotes |= notes
         current: _Joined | None = None
         last = ""
+        first_block = len(blocks)
         for raw in lines:
             line = raw.strip()
             if in_boilerplate:
@@ -315,27 +371,89 @@ def clean_pages(pages: Iterable[str], layout: bool | None = None) -> str:
             # a paragraph may run on over the page break: keep it open only if it
             # plainly continues (no end punctuation), else close it.
             blocks.append(current.text())
-    blocks = _merge_page_runons(blocks)
-    text = "\n".join(re.sub(r"[ \t]+", " ", b).strip() for b in blocks if b.strip())
+        block_pages.extend([page_no] * (len(blocks) - first_block))
+    blocks, marks = _merge_page_runons(blocks, block_pages)
+    # page starts: where each page's first block (or the first words it adds to a run-on) lands in the text
+    starts: list[int] = []
+    page_of_start: list[int] = []
+    parts: list[str] = []
+    pos = 0
+    for b, block_marks in zip(blocks, marks):
+        if not b.strip():
+            continue
+        cleaned = re.sub(r"[ \t]+", " ", b).strip()
+        for off, page_no in _collapsed_offsets(b, block_marks):
+            starts.append(pos + off)
+            page_of_start.append(page_no)
+        parts.append(cleaned)
+        pos += len(cleaned) + 1
+    text = "\n".join(parts)
     text = text.replace(_SOFT_BREAK, "-")
-    return _remove_markers(text, footnotes) if footnotes else text
+    if footnotes:
+        text = _remove_markers(text, footnotes, starts)
+    return text, _page_starts(starts, page_of_start, len(pages), len(text))
 
 
-def _merge_page_runons(blocks: list[str]) -> list[str]:
-    """Join a paragraph cut by a page break: previous block ends mid-sentence, next starts lowercase."""
+def _collapsed_offsets(block: str, marks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``marks`` ((offset in ``block`` of a non-blank character, page)) moved to the same characters of
+    ``re.sub(r"[ \t]+", " ", block).strip()``, in one pass over the block's blank runs."""
+    if len(marks) == 1 and marks[0][0] == 0:
+        return marks  # the usual case: the block starts its page's prose; its first character is kept
+    lead = len(block) - len(block.lstrip())
+    out = []
+    runs = re.finditer(r"[ \t]{2,}", block)
+    removed = 0
+    run = next(runs, None)
+    for off, page_no in marks:
+        while run is not None and run.end() <= off:
+            if run.start() >= lead:  # leading blanks are counted by ``lead`` instead
+                removed += run.end() - run.start() - 1
+            run = next(runs, None)
+        out.append((max(0, off - removed - lead), page_no))
+    return out
+
+
+def _page_starts(starts: list[int], page_of_start: list[int], n_pages: int, end: int) -> tuple[int, ...]:
+    """One start offset per page (0-based page i at index i), a page without prose taking the next page's start."""
+    first: dict[int, int] = {}
+    for off, page_no in zip(starts, page_of_start):
+        first.setdefault(page_no, off)
+    out = [end] * n_pages
+    nxt = end
+    for page_no in range(n_pages - 1, -1, -1):
+        nxt = first.get(page_no, nxt)
+        out[page_no] = nxt
+    if out:
+        out[0] = 0
+    return tuple(out)
+
+
+def _merge_page_runons(blocks: list[str], block_pages: list[int] | None = None) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """Join a paragraph cut by a page break: previous block ends mid-sentence, next starts lowercase.
+
+    Also returns, per joined block, (offset in the block, page) where a page's words begin in it.
+    """
+    pages = block_pages if block_pages is not None else [0] * len(blocks)
     out: list[str] = []
+    marks: list[list[tuple[int, int]]] = []
     open_: _Joined | None = None  # out[-1] while it may still grow (joined as a list, not copied per block)
-    for b in blocks:
+    open_marks: list[tuple[int, int]] = []
+    for b, page_no in zip(blocks, pages):
         s = b.lstrip()
         if open_ is not None and s and s[0].islower() and open_.last_char() not in (".", "?", "!", ":"):
             open_.add(s)
+            if page_no != open_marks[-1][1]:
+                open_marks.append((open_.size - len(s.strip()), page_no))
         else:
             if open_ is not None:
                 out.append(open_.text())
+                marks.append(open_marks)
             open_ = _Joined(b)
+            open_marks = [(0, page_no)]
     if open_ is not None:
         out.append(open_.text())
-    return out
+        marks.append(open_marks)
+    return out, marks
 
 
 _TITLE = re.compile(
@@ -389,7 +507,7 @@ def ingest_limits(ingest: object) -> dict[str, float]:
     }
 
 
-def _text_too_long(path: Path | str, max_text_mb: float, where: str = "") -> InputError:
+def text_too_long(path: Path | str, max_text_mb: float, where: str = "") -> InputError:
     return InputError(
         f"{path}: its text{where} runs past the {max_text_mb:g} MB limit (ingest.max_text_mb in params.yaml); "
         "split the document and retry."
@@ -416,7 +534,7 @@ def _read_pdf_pages(path: Path, max_text_mb: float = DEFAULT_MAX_TEXT_MB) -> lis
                 # counted before it is copied out: a small PDF can hold hundreds of MB of text
                 total += textpage.count_chars()
                 if total > limit:
-                    raise _text_too_long(path, max_text_mb, f" (by page {i + 1})")
+                    raise text_too_long(path, max_text_mb, f" (by page {i + 1})")
                 pages.append(textpage.get_text_range())
             finally:
                 textpage.close()
@@ -430,7 +548,8 @@ def _read_pdf_pages(path: Path, max_text_mb: float = DEFAULT_MAX_TEXT_MB) -> lis
     return pages
 
 
-def _decode_text(path: Path, data: bytes) -> str:
+def decode_text(path: Path, data: bytes) -> str:
+    """Bytes of a text input as str: refused (InputError) if empty, binary or not UTF-8."""
     if not data.strip():
         raise InputError(f"{path}: the file is empty; nothing to tag.")
     if b"\x00" in data[:8192]:
@@ -510,7 +629,7 @@ def _html_units(root: object, path: Path, max_text_mb: float) -> list[str]:
             stack.append((iter(child.contents), rec, n_pli))
     keep = [u for u in units if not u[3]]
     if sum(lengths[b] - lengths[a] for _, a, b, _ in keep) > max_text_mb * _MB:
-        raise _text_too_long(path, max_text_mb)
+        raise text_too_long(path, max_text_mb)
     parts = []
     for el, a, b, _ in keep:
         types = el.interesting_string_types  # what bs4's get_text() keeps
@@ -616,9 +735,15 @@ def _read_docx(
         if t.strip():
             size += len(t) + 2
             if size > limit:
-                raise _text_too_long(path, max_text_mb)
+                raise text_too_long(path, max_text_mb)
             texts.append(t)
     return "\n\n".join(texts)
+
+
+def _pdf_document(path: Path, report_id: str, max_text_mb: float) -> Document:
+    pages = _read_pdf_pages(path, max_text_mb)
+    text, page_starts = clean_pages_mapped(pages, layout=True)
+    return Document(report_id, text, str(path), "pdf", find_title(pages[0]), page_starts)
 
 
 def read_document(
@@ -648,17 +773,15 @@ def read_document(
         )
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        pages = _read_pdf_pages(path, max_text_mb)
-        return Document(rid, clean_pages(pages, layout=True), str(path), "pdf", find_title(pages[0]))
+        return _pdf_document(path, rid, max_text_mb)
     if suffix == ".docx":
         return Document(rid, clean_text(_read_docx(path, max_text_mb, max_inflated_mb, max_zip_ratio)), str(path), "docx")
     data = path.read_bytes()
     if data[:5] == b"%PDF-":
-        pages = _read_pdf_pages(path, max_text_mb)
-        return Document(rid, clean_pages(pages, layout=True), str(path), "pdf", find_title(pages[0]))
-    text = _decode_text(path, data)
+        return _pdf_document(path, rid, max_text_mb)
+    text = decode_text(path, data)
     if len(text) > max_text_mb * _MB:
-        raise _text_too_long(path, max_text_mb)
+        raise text_too_long(path, max_text_mb)
     if suffix in (".html", ".htm") or re.match(r"\s*(?:<!doctype html|<html)", text[:200], re.I):
         return Document(rid, clean_text(_read_html(path, data, max_text_mb)), str(path), "html")
     if suffix not in SUPPORTED_SUFFIXES:
@@ -676,7 +799,7 @@ def clean_text(text: str) -> str:
 def document_from_text(text: str, report_id: str = "text", *, max_text_mb: float = DEFAULT_MAX_TEXT_MB) -> Document:
     """A pasted text (stdin, HTTP body) as a :class:`Document`; pages split at running headers."""
     if len(text) > max_text_mb * _MB:
-        raise _text_too_long(f"<{report_id}>", max_text_mb)
+        raise text_too_long(f"<{report_id}>", max_text_mb)
     pages = _text_pages(text)
     return Document(report_id, clean_pages(pages), "<text>", "text", find_title(pages[0] if pages else ""))
 

@@ -312,19 +312,27 @@ def read_eval_file(path: Path) -> list[LabelRow]:
                 for n, line in enumerate(fh, start=1):
                     if line.strip():
                         try:
-                            raws.append((n, json.loads(line)))
-                        except json.JSONDecodeError:
+                            raw = json.loads(line)
+                        except (json.JSONDecodeError, RecursionError):
                             raise UserError(f"{path}:{n}: not valid JSON; fix that line.")
+                        if not isinstance(raw, dict):
+                            raise UserError(f"{path}:{n}: a JSON {type(raw).__name__}, not an object; each line must be "
+                                            '{"text": ..., "type": ..., "themes": [...]}.')
+                        raws.append((n, raw))
         else:
             with path.open(encoding="utf-8", newline="") as fh:
                 raws = list(enumerate(csv.DictReader(fh), start=2))
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text; convert it to UTF-8 and retry.")
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a readable CSV ({exc}); check the file.")
     rows = []
     for n, raw in raws:
         themes = raw.get("themes") or ""
         if isinstance(themes, list):
-            themes = ";".join(themes)
+            themes = ";".join(str(t) for t in themes)
+        elif not isinstance(themes, str):
+            raise UserError(f"{path}:{n}: 'themes' must be a list or a ';'-separated string; fix that row.")
         rec = {"id": str(raw.get("id") or n), "report": str(raw.get("report") or path.stem),
                "section": str(raw.get("section") or ""), "text": str(raw.get("text") or ""),
                "type": str(raw.get("type") or ""), "themes": themes, "source": path.name}

@@ -46,17 +46,28 @@ def champion_dir(params: Params) -> Path:
 
 
 def read_card(model_dir: Path) -> dict:
+    """The model card beside a model; ``{}`` (with a warning) if it is missing, unreadable or not a JSON
+    object: the card describes the model, a broken one must not stop it from serving."""
     path = model_dir / CARD_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        warnings.warn(f"{path}: model card unreadable ({exc.__class__.__name__}); ignored. Re-export the model to fix it.",
+                      stacklevel=2)
+        return {}
+    if not isinstance(card, dict):
+        warnings.warn(f"{path}: model card is not a JSON object; ignored. Re-export the model to fix it.", stacklevel=2)
+        return {}
+    return card
 
 
 def load_model_file(path: Path) -> TaggerModel:
     """The tagger in a model.joblib; warns if it was built with another scikit-learn."""
-    try:
-        card = read_card(path.parent)
-    except json.JSONDecodeError:
-        card = {}
-    built_with = card.get("versions", {}).get("scikit-learn")
+    card = read_card(path.parent)
+    versions = card.get("versions")
+    built_with = versions.get("scikit-learn") if isinstance(versions, dict) else None
     if built_with and built_with != sklearn.__version__:
         warnings.warn(
             f"{path}: model built with scikit-learn {built_with}, running {sklearn.__version__}; "
@@ -150,5 +161,5 @@ def tag_paths(model: TaggerModel, paths: Iterable[str], params: Params, errors: 
     """Records for report files/directories/``-`` (or, with ``sentences``, one sentence a line);
     one message in ``errors`` per unreadable input."""
     if sentences:
-        return [r for name, lines in read_sentence_lines(paths, errors) for r in tag_sentences(model, lines, name)]
+        return [r for name, lines in read_sentence_lines(paths, errors, params.ingest.max_text_mb) for r in tag_sentences(model, lines, name)]
     return [r for doc in iter_documents(paths, params, errors) for r in tag_document(model, doc, params)]

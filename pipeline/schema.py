@@ -4,7 +4,9 @@ Nothing here depends on another module of the package; everything else may depen
 on this.
 
 - :data:`TYPES`, :data:`THEMES`, :data:`MAX_THEMES`: the label set of
-  ``shared/spec/codebook.md``; :func:`theme_matrix` encodes themes as a 0/1 matrix.
+  ``shared/spec/codebook.md``; :func:`theme_matrix` encodes themes as a 0/1 matrix;
+  :data:`THEME_NAMES` (:func:`theme_name`), :data:`TYPE_NAMES`, :data:`JUDGEMENT_NAMES` and
+  :data:`GRADE_NAMES` are what people read instead of the keys.
 - :class:`Sentence`: one unit to tag (what segmentation produces).
 - :data:`RECORD`: the output record, column by column (one tagged sentence). The
   JSONL, CSV and XLSX writers, the archive's parquet, the API's response model and
@@ -48,6 +50,35 @@ THEMES: tuple[str, ...] = (
     "vulnerable_groups",
 )
 MAX_THEMES = 3
+# What a person reads: the one table of display names (pages, workbooks, terminal tables, plans: outputs for
+# people use these, never the keys; the keys stay in data columns)
+THEME_NAMES: dict[str, str] = {
+    "leadership_governance": "Leadership and governance",
+    "performance_quality_assurance": "Performance and quality assurance",
+    "workforce": "Workforce",
+    "management_oversight": "Management oversight",
+    "front_door": "Front door / MASH",
+    "early_help": "Early help",
+    "assessment_planning": "Assessment and planning",
+    "child_protection": "Child protection",
+    "domestic_abuse_neglect": "Domestic abuse and neglect",
+    "missing_exploitation": "Missing children and exploitation",
+    "disabled_children": "Disabled children",
+    "children_in_care": "Children in care",
+    "fostering_adoption": "Fostering and adoption",
+    "care_leavers": "Care leavers",
+    "partnership": "Partnership working",
+    "voice_of_child": "Voice of the child",
+    "allegations": "Allegations against adults (LADO)",
+    "vulnerable_groups": "Vulnerable groups",
+}
+TYPE_NAMES: dict[str, str] = {"strength": "Strength", "weakness": "Weakness", "recommendation": "Recommendation",
+                              "neutral": "Neutral"}
+
+
+def theme_name(theme: str) -> str:
+    """A theme's display name ("front_door" -> "Front door / MASH"); an unknown key is shown as it is."""
+    return THEME_NAMES.get(theme, theme)
 
 
 def theme_matrix(themes: Sequence[Sequence[str]]) -> np.ndarray:
@@ -75,6 +106,7 @@ class Sentence:
     grade: str | None
     text: str
     kind: str = "sentence"  # sentence | bullet | heading
+    page: int | None = None  # 1-based page of the PDF the unit starts on; None for other inputs
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +133,7 @@ SENTENCE_COLUMNS: tuple[Column, ...] = (
     Column("index", int, "position of the unit in its report, from 0"),
     Column("start", int, "character offset of the unit in the cleaned report text", flat=False, archive=False),
     Column("end", int, "end offset (exclusive)", flat=False, archive=False),
+    Column("page", int | None, "1-based page of the PDF the unit starts on (null for text, HTML and DOCX)", default=None),
     Column("section", str, "the section heading the unit sits under ('' if none)", default=""),
     Column("grade", str | None, "the judgement grade the section heading states, if any", default=None),
     Column("kind", str, "sentence | bullet | heading", flat=False, default=""),
@@ -239,6 +272,13 @@ SECTION_KINDS: tuple[SectionKind, ...] = (
 # Ofsted's judgements, in the order of the output columns
 JUDGEMENTS: tuple[str, ...] = ("overall_effectiveness", "impact_of_leaders", "help_and_protection", "children_in_care",
                                "care_leavers")
+JUDGEMENT_NAMES: dict[str, str] = {
+    "overall_effectiveness": "Overall effectiveness",
+    "impact_of_leaders": "Impact of leaders",
+    "help_and_protection": "Help and protection",
+    "children_in_care": "Children in care",
+    "care_leavers": "Care leavers",
+}
 
 _KIND_RES = tuple((k.name, re.compile(k.pattern, re.I)) for k in SECTION_KINDS)
 _JUDGEMENT_RES = tuple((k.judgement, re.compile(k.judgement_pattern, re.I)) for k in SECTION_KINDS if k.judgement_pattern)
@@ -262,6 +302,8 @@ def section_leans(section: str, type_: str) -> bool:
 
 # Grades, worst to best
 GRADE_SCORE = {"inadequate": 1, "requires_improvement": 2, "good": 3, "outstanding": 4}
+GRADE_NAMES: dict[str, str] = {"inadequate": "Inadequate", "requires_improvement": "Requires improvement to be good",
+                               "good": "Good", "outstanding": "Outstanding"}
 # searched: a run of blanks is entered only at its start ("\s+" tried from every blank of a
 # long run is quadratic); the leftmost match starts there anyway, so the grade is the same.
 GRADE_TAIL = re.compile(

@@ -18,6 +18,8 @@ has no comma or space, and fragments are re-joined without copying what came bef
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from typing import Sequence
 
 import blingfire
 
@@ -137,8 +139,15 @@ def _sentence_spans(text: str, offset: int, limit: int) -> list[tuple[int, int]]
     return spans
 
 
-def segment_text(text: str, report: str = "text", max_sentence_chars: int = 1200, heading_max_words: int = 18) -> list[Sentence]:
-    """Cut clean prose (one logical line per paragraph) into :class:`Sentence` units."""
+def segment_text(text: str, report: str = "text", max_sentence_chars: int = 1200, heading_max_words: int = 18,
+                 page_starts: Sequence[int] = ()) -> list[Sentence]:
+    """Cut clean prose (one logical line per paragraph) into :class:`Sentence` units.
+
+    ``page_starts`` (a PDF :class:`~pipeline.ingest.Document`'s) gives each unit the page it starts on.
+    """
+    def page(offset: int) -> int | None:  # ingest.page_at, inlined: one bisection per unit
+        return (bisect_right(page_starts, offset) or 1) if page_starts else None
+
     out: list[Sentence] = []
     section, grade = "", None
     pos = 0
@@ -155,17 +164,18 @@ def segment_text(text: str, report: str = "text", max_sentence_chars: int = 1200
                 section = heading
                 grade = parse_grade(heading)
             start = line_start + lead
-            out.append(Sentence(report, len(out), start, start + len(line.strip()), section, grade, heading, "heading"))
+            out.append(Sentence(report, len(out), start, start + len(line.strip()), section, grade, heading, "heading",
+                                page(start)))
             continue
         m = _MARKER.match(line)
         body_start = m.end() if m else 0
         kind = "bullet" if m and not m.group(0).strip()[0].isdigit() else "sentence"
         for s0, s1 in _sentence_spans(line[body_start:], line_start + body_start, max_sentence_chars):
             unit = " ".join(text[s0:s1].split())
-            out.append(Sentence(report, len(out), s0, s1, section, grade, unit, kind))
+            out.append(Sentence(report, len(out), s0, s1, section, grade, unit, kind, page(s0)))
     return out
 
 
 def segment(doc: Document, max_sentence_chars: int = 1200, heading_max_words: int = 18) -> list[Sentence]:
-    """Sentences of a :class:`Document`, with spans into ``doc.text``."""
-    return segment_text(doc.text, doc.report_id, max_sentence_chars, heading_max_words)
+    """Sentences of a :class:`Document`, with spans into ``doc.text`` and, for a PDF, the page each starts on."""
+    return segment_text(doc.text, doc.report_id, max_sentence_chars, heading_max_words, doc.page_starts)

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from pipeline.config import Params, load_params
 from pipeline.errors import InputError, UserError
 from pipeline.ingest import ingest_limits, read_document
-from pipeline.inputs import expand_paths
+from pipeline.inputs import expand_paths, unique_inputs
 from pipeline.predict import load_model, score_fields
 from pipeline.schema import SENTENCE_COLUMNS, SENTENCE_FIELDS
 from pipeline.segment import segment
@@ -31,7 +31,7 @@ ROW_FIELDS = (*SENTENCE_FIELDS, "title", "error")
 
 
 def _error_row(message: str) -> tuple:
-    blank = {str: "", int: 0, str | None: None}
+    blank = {str: "", int: 0, str | None: None, int | None: None}
     return tuple(blank[c.type] for c in SENTENCE_COLUMNS) + ("", message)
 
 
@@ -67,6 +67,8 @@ def _value(column_type: Any, v: Any) -> Any:
         return int(v)
     if column_type == str | None:
         return v if isinstance(v, str) else None
+    if column_type == int | None:  # a column with nulls comes back from Spark as floats with NaN
+        return None if v is None or v != v else int(v)
     return v
 
 
@@ -80,7 +82,7 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
         from pyspark.sql.types import IntegerType, StringType, StructField, StructType
     except ImportError:
         raise UserError("--engine spark needs pyspark: pip install -e '.[spark]' (and Java 17+), or use --engine local.")
-    files = [str(Path(f).resolve()) for f in expand_paths(paths, errors, stdin=False)]
+    files = [str(Path(f).resolve()) for f in unique_inputs(expand_paths(paths, errors, stdin=False), errors)]
     if not files:
         return [], {}
     params_file = str(params.source)
@@ -95,7 +97,7 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
     except Exception as exc:
         raise UserError(f"cannot start Spark at {master} ({exc.__class__.__name__}); check Java 17+ and --spark-master.")
     try:
-        spark_type = {str: StringType(), int: IntegerType(), str | None: StringType()}
+        spark_type = {str: StringType(), int: IntegerType(), str | None: StringType(), int | None: IntegerType()}
         schema = StructType([StructField(c.name, spark_type[c.type]) for c in SENTENCE_COLUMNS]
                             + [StructField("title", StringType()), StructField("error", StringType())])
         rdd = spark.sparkContext.parallelize(files, max(1, min(len(files), 64))).flatMap(

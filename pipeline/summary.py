@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from pipeline.schema import THEMES, TYPES
+from pipeline.schema import THEME_NAMES, THEMES, TYPES
 
 
 def net_score(strengths: int, weaknesses: int) -> float | None:
@@ -67,9 +67,9 @@ def summary_text(summaries: Sequence[Summary]) -> str:
             f"{s.by_type['weakness']}, recommendations {s.by_type['recommendation']}, neutral {s.by_type['neutral']}"
             + (f", net score {s.net_score:+.2f}" if s.net_score is not None else "")
         )
-        lines.append(f"  {'theme':31s} {'strength':>8s} {'weakness':>8s} {'recommend':>9s}")
+        lines.append(f"  {'theme':34s} {'strength':>8s} {'weakness':>8s} {'recommend':>9s}")
         for th in THEMES:
             c = s.by_theme[th]
             if c["strength"] or c["weakness"] or c["recommendation"]:
-                lines.append(f"  {th:31s} {c['strength']:8d} {c['weakness']:8d} {c['recommendation']:9d}")
+                lines.append(f"  {THEME_NAMES[th]:34s} {c['strength']:8d} {c['weakness']:8d} {c['recommendation']:9d}")
     return "\n".join(lines)

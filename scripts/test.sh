@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up with the test extras (and Debian's Chromium for the browser test) and run the whole test suite.
+# Set up with the test extras (Debian's Chromium for the browser tests, axe-core from npm for the accessibility
+# checks) and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -12,4 +13,10 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 bash scripts/setup.sh test
+if command -v npm >/dev/null 2>&1; then
+  # axe-core, pinned by tests/e2e/package-lock.json, into tests/e2e/node_modules (injected into pages by the tests)
+  npm ci --prefix tests/e2e --no-audit --no-fund --silent
+else
+  echo "note: npm is not installed; the accessibility checks will be skipped" >&2
+fi
 exec .venv/bin/python -m pytest "$@"

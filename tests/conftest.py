@@ -160,7 +160,8 @@ def tiny_model():
 
 
 # Tests that use these fixtures train on the corpus or start servers: they belong to the slow tier.
-SLOW_FIXTURES = {"trained", "model", "server", "browser", "analysed", "mlflow_server"}
+SLOW_FIXTURES = {"trained", "model", "server", "browser", "analysed", "mlflow_server", "tiny_server",
+                 "axe_violations"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -169,3 +170,37 @@ def pytest_collection_modifyitems(config, items):
     if unmarked:
         raise pytest.UsageError("tests using a trained corpus model or a server must be marked slow: "
                                 + ", ".join(unmarked))
+
+
+# --------------------------------------------------------------------------- #
+# Real report sentences with their hand labels: records as the tagger shapes them, no model
+# --------------------------------------------------------------------------- #
+def hand_records(councils: set[str]) -> tuple[list[dict], dict]:
+    """Every hand-labelled sentence of these councils' corpus reports (data/labels/hand.csv, adjudicated
+    labels applied) as a tagged record with confidence 1, and each report's council and date."""
+    import csv
+    import re
+
+    from pipeline.data import ReportMeta
+    from pipeline.schema import THEMES, TYPES
+
+    labels = ROOT / "data" / "labels"
+    with (labels / "adjudicated.csv").open(encoding="utf-8", newline="") as fh:
+        adjudicated = {r["id"]: r for r in csv.DictReader(fh)}
+    records: list[dict] = []
+    metas: dict = {}
+    seen: dict[str, int] = {}
+    with (labels / "hand.csv").open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            m = re.match(r"(.*)_(\d{4}-\d\d-\d\d)$", r["report"])
+            if not m or m.group(1) not in councils:
+                continue
+            label = adjudicated.get(r["id"], r)
+            themes = [t for t in label["themes"].split(";") if t]
+            n = seen[r["report"]] = seen.get(r["report"], -1) + 1
+            records.append({"report": r["report"], "index": n, "section": r["section"], "grade": None,
+                            "kind": "sentence", "text": r["text"], "type": label["type"], "confidence": 1.0,
+                            "type_scores": {t: float(t == label["type"]) for t in TYPES}, "themes": themes,
+                            "theme_scores": {t: float(t in themes) for t in THEMES}, "evidence": []})
+            metas[r["report"]] = ReportMeta(r["report"], m.group(1), m.group(2))
+    return records, metas

@@ -29,12 +29,12 @@ from pipeline.schema import (
     theme_matrix,
 )
 
-OLD_FLAT_HEADER = ["report", "index", "section", "grade", "text", "type", "confidence", "themes", "evidence",
-                   *[f"p_{t}" for t in TYPES], *[f"p_{t}" for t in THEMES]]
+FLAT_HEADER = ["report", "index", "page", "section", "grade", "text", "type", "confidence", "themes", "evidence",
+               *[f"p_{t}" for t in TYPES], *[f"p_{t}" for t in THEMES]]
 
 
 def _record() -> dict:
-    return {"report": "r", "index": 3, "start": 10, "end": 40, "section": "Strengths", "grade": None,
+    return {"report": "r", "index": 3, "start": 10, "end": 40, "page": 2, "section": "Strengths", "grade": None,
             "kind": "bullet", "text": "Plans are clear.", "type": "strength", "confidence": 0.9,
             "type_scores": {t: 0.25 for t in TYPES}, "themes": ["workforce", "front_door"],
             "theme_scores": {t: 0.1 for t in THEMES}, "evidence": ["clear"]}
@@ -51,31 +51,33 @@ def test_the_sentence_record_is_the_first_part_of_the_output_record():
     hints = typing.get_type_hints(Sentence)
     assert set(SENTENCE_FIELDS) == {f.name for f in dataclasses.fields(Sentence)}
     assert all(hints[c.name] == c.type for c in RECORD if c.name in hints)
-    assert SENTENCE_FIELDS == ("report", "index", "start", "end", "section", "grade", "kind", "text")
+    assert SENTENCE_FIELDS == ("report", "index", "start", "end", "page", "section", "grade", "kind", "text")
     assert [c.name for c in RECORD][len(SENTENCE_FIELDS):] == [
         "type", "confidence", "type_scores", "themes", "theme_scores", "evidence"]
 
 
 def test_flat_rows_for_csv_xlsx_and_parquet():
     r = _record()
-    assert flat_columns() == OLD_FLAT_HEADER
+    assert flat_columns() == FLAT_HEADER
     flat = flat_record(r)
-    assert list(flat) == OLD_FLAT_HEADER
+    assert list(flat) == FLAT_HEADER
     assert flat["themes"] == "workforce;front_door" and flat["p_front_door"] == 0.1 and flat["p_neutral"] == 0.25
     arch = flat_record(r, archive=True)
     assert list(arch) == flat_columns(archive=True)
     assert arch["kind"] == "bullet" and arch["themes"] == ["workforce", "front_door"] and "start" not in arch
-    del r["kind"], r["grade"]
-    assert flat_record(r, archive=True)["kind"] == "" and flat_record(r, archive=True)["grade"] is None
+    del r["kind"], r["grade"], r["page"]
+    back = flat_record(r, archive=True)
+    assert back["kind"] == "" and back["grade"] is None and back["page"] is None  # records written before pages
     del r["text"]
     with pytest.raises(KeyError):
         flat_record(r)
 
 
 def test_records_read_back_get_their_defaults():
-    r = {k: v for k, v in _record().items() if k not in ("section", "grade", "kind", "evidence")}
+    r = {k: v for k, v in _record().items() if k not in ("page", "section", "grade", "kind", "evidence")}
     filled = fill_defaults(r)
     assert filled["section"] == "" and filled["grade"] is None and filled["kind"] == "" and filled["evidence"] == []
+    assert filled["page"] is None
 
 
 def test_the_api_and_spark_schemas_are_generated_from_the_record():

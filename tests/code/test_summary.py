@@ -53,8 +53,9 @@ def test_summary_text():
     text = summary_text(summarise(RECORDS))
     lines = text.splitlines()
     assert lines[0] == "b: 4 sentences — strengths 2, weaknesses 1, recommendations 1, neutral 0, net score +0.33"
-    assert any(line.split()[:4] == ["workforce", "1", "0", "1"] for line in lines)
-    assert "care_leavers" not in text
+    assert any(line.split()[:4] == ["Workforce", "1", "0", "1"] for line in lines)  # display names
+    assert any(line.split()[:6] == ["Front", "door", "/", "MASH", "0", "1"] for line in lines)
+    assert "care_leavers" not in text and "Care leavers" not in text
     neutral_only = summary_text([Summary("n", 1, {"strength": 0, "weakness": 0, "recommendation": 0, "neutral": 1},
                                          {th: dict.fromkeys(TYPES, 0) for th in THEMES}, None)])
     assert "net score" not in neutral_only

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import openpyxl
 import pytest
 
 from pipeline.report import render_html, write_output, write_records, write_tagged_csv, write_xlsx
 from pipeline.predict import tag_sentences
-from pipeline.schema import RECORD, SENTENCE_FIELDS, flat_columns
+from pipeline.schema import RECORD, SENTENCE_FIELDS, THEME_NAMES, flat_columns
 from pipeline.summary import summarise
 
 SENTENCES = ["Ensure that the early help offer improves.", "Supervision by managers is not always effective.",
@@ -50,8 +51,8 @@ def test_csv_round_trip(records, tmp_path):
 def test_sentence_csv_has_the_sentence_columns(tmp_path):
     out = tmp_path / "s.csv"
     write_records([{"report": "r", "index": 0, "start": 0, "end": 4, "section": "", "grade": None, "text": "Text",
-                    "kind": "sentence"}], "csv", out, SENTENCE_FIELDS)
-    assert out.read_text(encoding="utf-8") == "report,index,start,end,section,grade,kind,text\nr,0,0,4,,,sentence,Text\n"
+                    "kind": "sentence", "page": 3}], "csv", out, SENTENCE_FIELDS)
+    assert out.read_text(encoding="utf-8") == "report,index,start,end,page,section,grade,kind,text\nr,0,0,4,3,,,sentence,Text\n"
 
 
 def test_xlsx_round_trip(records, tmp_path):
@@ -60,15 +61,20 @@ def test_xlsx_round_trip(records, tmp_path):
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == ["sentences", "summary"]
     rows = list(wb["sentences"].values)
-    assert list(rows[0]) == flat_columns() and [r[4] for r in rows[1:]] == SENTENCES
+    assert list(rows[0]) == flat_columns() and [r[flat_columns().index("text")] for r in rows[1:]] == SENTENCES
     summary = list(wb["summary"].values)
-    assert summary[0] == ("report", "theme", "strength", "weakness", "recommendation", "neutral")
-    assert summary[1][:2] == ("rep", "(all)") and sum(summary[1][2:]) == len(SENTENCES)
+    assert summary[0] == ("report", "theme", "theme name", "strength", "weakness", "recommendation", "neutral")
+    assert summary[1][:3] == ("rep", "(all)", "All sentences") and sum(summary[1][3:]) == len(SENTENCES)
+    assert {r[2] for r in summary[2:]} == set(THEME_NAMES.values())
 
 
 def test_html_and_the_format_dispatch(records, tmp_path):
     page = render_html(records, summarise(records))
     assert page.count(" data-type=") == len(SENTENCES) and "Open Government Licence" in page
+    # themes by their names, and each sentence's type written beside its colour (neutral: no label)
+    assert "<span class='chip'>" in page and not re.search(r"class='chip'>[a-z_]+<", page)
+    labelled = sum(r["type"] != "neutral" for r in records)
+    assert page.count("<span class='t ") == labelled + 3  # + the legend
     for fmt in ("jsonl", "csv", "xlsx", "html"):
         write_output(records, summarise(records), fmt, tmp_path / f"o.{fmt}")
         assert (tmp_path / f"o.{fmt}").stat().st_size > 100

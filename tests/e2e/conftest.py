@@ -63,3 +63,43 @@ def server(trained, tmp_path_factory):
         yield url
 
 
+
+
+# --------------------------------------------------------------------------- #
+# Accessibility: axe-core (npm, installed by scripts/test.sh into tests/e2e/node_modules) injected into a page
+# --------------------------------------------------------------------------- #
+AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA
+AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def describe_violations(violations: list[dict]) -> str:
+    """One line per violation and up to three of its elements, for an assertion message."""
+    lines = []
+    for v in violations:
+        lines.append(f"{v['impact']}: {v['id']}: {v['help']} ({len(v['nodes'])} elements)")
+        for n in v["nodes"][:3]:
+            lines.append(f"    {' '.join(map(str, n['target']))}: {n.get('failureSummary', '').splitlines()[-1:]}")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="session")
+def axe_violations():
+    """``axe_violations(page)`` -> the serious and critical WCAG 2.2 A/AA violations axe-core finds in the page
+    as it is now (call it after the page has rendered what is to be checked)."""
+    if not AXE_JS.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{AXE_JS} is missing: scripts/test.sh installs axe-core with npm")
+        pytest.skip("axe-core not installed (scripts/test.sh installs it: npm install --prefix tests/e2e)")
+    source = AXE_JS.read_text(encoding="utf-8")
+
+    def run(page, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> list[dict]:
+        if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+            page.add_script_tag(content=source)
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+            list(AXE_TAGS))
+        return [v for v in result["violations"] if v["impact"] in impacts]
+
+    return run

@@ -43,7 +43,7 @@ def test_paste_a_seed_article_and_see_it_tagged(browser, server, seeds, tmp_path
     assert weak.count() >= 3
     assert any("domestic abuse notifications" in t for t in weak.all_inner_texts())
     assert page.locator("#sentences .s.recommendation").count() >= 3
-    assert page.locator("#sentences .chip", has_text="front_door").count() >= 1
+    assert page.locator("#sentences .chip", has_text="Front door / MASH").count() >= 1  # themes by their names
     assert page.locator("#summary-table tr").count() > 3 and page.locator("#chart .bar").count() > 3
     # filters: only recommendations
     for t in ("strength", "weakness", "neutral"):

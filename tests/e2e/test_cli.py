@@ -31,7 +31,7 @@ def test_segment_many_files_with_one_bad(tmp_path, seeds, params):
     assert r.returncode == 1
     assert "broken.pdf: not a readable PDF" in r.stderr
     text = out.read_text(encoding="utf-8")
-    assert text.startswith("report,index,start,end,section,grade,kind,text")
+    assert text.startswith("report,index,start,end,page,section,grade,kind,text")
     assert "bury_2021-12-17" in text and "000_42ad1248cb764462" in text
 
 
@@ -65,7 +65,7 @@ def test_predict_all_formats(tmp_path, trained, seeds, params):
     assert wb.sheetnames == ["sentences", "summary"]
     page = (tmp_path / "t.html").read_text(encoding="utf-8")
     assert "class='s weakness'" in page and "<svg" in page and "Open Government Licence" in page
-    assert (tmp_path / "t.csv").read_text(encoding="utf-8").startswith("report,index,section,grade,text,type,confidence")
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8").startswith("report,index,page,section,grade,text,type,confidence")
 
 
 def test_predict_sentences_keeps_input_order(tmp_path, trained):

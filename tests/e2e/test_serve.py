@@ -133,7 +133,7 @@ def test_mlflow_models_serve_the_same_model(trained):
 def test_pdf_parsing_has_a_time_limit(trained, tmp_path, params):
     from tests.conftest import write_params
 
-    pf = write_params(tmp_path, ingest={"pdf_timeout_s": 0.001}, models=trained["params"].paths.models)
+    pf = write_params(tmp_path, serve={"parse_timeout_s": 0.001}, models=trained["params"].paths.models)
     with running_server(pf) as url:
         pdf = params.paths.corpus_pdf / "bromley_2019-01-07.pdf"
         r = httpx.post(url + "/v1/reports", files={"file": (pdf.name, pdf.read_bytes(), "application/pdf")}, timeout=60)
