@@ -44,13 +44,14 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def run_guarded(fn: Callable[[], int | None]) -> None:
-    """Turn UserError into one clear line and a non-zero exit."""
+    """Turn UserError into one clear line and a non-zero exit; an interrupt says what was written."""
+    before = len(written_outputs())
     try:
         code = fn()
     except UserError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        done = written_outputs()
+        done = written_outputs()[before:]
         if not done:
             fail("interrupted; nothing was written (existing outputs are untouched).", 130)
         shown = ", ".join(str(p) for p in done[:3]) + (f" and {len(done) - 3} more" if len(done) > 3 else "")

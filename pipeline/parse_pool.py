@@ -244,6 +244,7 @@ class ParsePool:
         self.timeout = timeout
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
+        self._closed = False
 
     def _spawn(self) -> _Worker:
         w = _Worker(self.settings)
@@ -277,7 +278,8 @@ class ParsePool:
         w.kill()
         self._all.discard(w)
         assert self._idle is not None
-        self._idle.put_nowait(self._spawn())
+        if not self._closed:  # no new worker once the server is shutting down
+            self._idle.put_nowait(self._spawn())
 
     async def _run(self, job: tuple[str, str, str]) -> Parsed:
         assert self._idle is not None, "ParsePool.start() was not awaited"
@@ -314,6 +316,7 @@ class ParsePool:
         return await self._run(("file", name, path))
 
     def close(self) -> None:
+        self._closed = True
         for w in list(self._all):
             w.kill()
         self._all.clear()

@@ -92,7 +92,9 @@ class JSONErrorHTTP(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit_mb: float):
-        super().__init__(413, f"request body over {limit_mb:g} MB (serve.max_upload_mb in params.yaml); send less.")
+        # the rest of the body is never read: the connection is closed after the answer
+        super().__init__(413, f"request body over {limit_mb:g} MB (serve.max_upload_mb in params.yaml); send less.",
+                         headers={"connection": "close"})
 
 
 class BodyCap:
@@ -119,7 +121,8 @@ class BodyCap:
                 except ValueError:
                     return await error_response(400, "bad Content-Length header.")(scope, receive, send)
                 if too_big:
-                    return await error_response(413, BodyTooLarge(self.limit_mb).detail)(scope, receive, send)
+                    exc = BodyTooLarge(self.limit_mb)
+                    return await error_response(413, exc.detail, exc.headers)(scope, receive, send)
         received = 0
         started = False
 
@@ -142,7 +145,7 @@ class BodyCap:
         except BodyTooLarge as exc:  # read outside an endpoint (no exception handler saw it)
             if started:
                 raise
-            await error_response(413, exc.detail)(scope, receive, send)
+            await error_response(413, exc.detail, exc.headers)(scope, receive, send)
 
 
 class StrictJSONRequest(Request):

@@ -42,9 +42,11 @@ def _raw(url: str, request: bytes, timeout: float = 10) -> bytes:
 
 
 def _json_error(response: bytes, status: int) -> str:
+    """The error of the first response in ``response`` (which must be the only one: the connection is closed)."""
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 %d " % status), head[:80]
     assert b"content-type: application/json" in head.lower()
+    assert b"connection: close" in head.lower()
     return json.loads(body)["error"]
 
 
