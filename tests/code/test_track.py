@@ -153,7 +153,8 @@ def test_track_command_on_tagged_jsonl(sandwell, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("sandwell: ") and "surrey" not in r.stdout
     page = out.read_text(encoding="utf-8")
-    assert "Recurring weaknesses: sandwell" in page and page.count("<td class='st'>recurring</td>") >= 10
+    assert "Recurring weaknesses: sandwell" in page and page.count("<caption>Raised at sandwell_") == 4
+    assert page.count("<caption>Resolved concerns</caption>") == 4  # one block per pair of reports
     r = _cli("track", str(jl), "--council", "Atlantis", "-o", str(tmp_path / "x.html"))
     assert r.returncode == 1 and r.stderr.startswith("error: Atlantis: no report of this council in the input")
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.html").exists()

@@ -21,6 +21,11 @@ def _focused(page) -> str:
 
 
 def test_web_page_passes_axe_empty_and_with_a_tagged_report(browser, server, seeds, axe_violations):  # noqa: F811
+    import httpx
+
+    from pipeline.schema import THEME_NAMES
+
+    assert httpx.get(server + "/v1/themes").json() == THEME_NAMES  # the names the page shows
     page = browser.new_page()
     page.goto(server + "/")
     page.wait_for_function("() => document.readyState === 'complete'")
