@@ -68,6 +68,9 @@ def test_web_page_by_keyboard_alone(browser, server, seeds, tmp_path):  # noqa: 
     page.wait_for_function("() => document.querySelector('#report-title').textContent === 'pasted text'",
                            timeout=30000)
     assert _focused(page) == "report-title"
+    # the view tabs are one Tab stop (arrow keys move between them), then the filters
+    page.keyboard.press("Tab")
+    assert _focused(page) == "tab-sentences"
     # filters with Tab, Space and the arrow keys
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.value") == "strength"
