@@ -546,9 +546,9 @@ def write_data_card(params: Params) -> Path:
         lines.append(
             f"{agree['n']} sentences labelled independently by two readers of the codebook: type agreement "
             f"{agree['type_agreement']:.3f}, Cohen's kappa {agree['type_kappa']:.3f} ({'; '.join(parts)}). "
-            f"The {adjudicated} disagreements (type or themes) of the first set were adjudicated by a third "
-            "reading against the codebook; the adjudicated label is the one in hand.csv. The second set's "
-            "disagreements keep the first reader's label."
+            f"The {adjudicated} disagreements (type or themes) were adjudicated by a third reading against the "
+            "codebook (`adjudicated.csv`); the adjudicated label is the one in hand.csv. The figures compare the "
+            "two independent readings, before adjudication."
         )
         lines += ["", "| theme | agreement | kappa | positive votes |", "|---|---|---|---|"]
         for t, v in agree["themes"].items():
