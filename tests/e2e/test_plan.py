@@ -137,7 +137,20 @@ def test_v1_plan_over_http(server, pdf):
     assert r.status_code == 422 and "error" in r.json()
 
 
-def test_action_plan_view_in_the_browser(browser, server, pdf, tmp_path):  # noqa: F811
+def test_plan_page_passes_axe(browser, trained, pdf, tmp_path, axe_violations):  # noqa: F811
+    """The action plan as a page (plan -o x.html): no serious or critical WCAG 2.2 A/AA violation."""
+    from tests.e2e.conftest import describe_violations
+
+    out = tmp_path / "plan.html"
+    r = run("plan", str(pdf), "-o", str(out), params=trained["params_file"])
+    assert r.returncode == 0, r.stderr
+    page = browser.new_page()
+    page.goto(out.as_uri())
+    found = axe_violations(page)
+    assert not found, describe_violations(found)
+
+
+def test_action_plan_view_in_the_browser(browser, server, pdf, tmp_path, axe_violations):  # noqa: F811
     page = browser.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -155,6 +168,10 @@ def test_action_plan_view_in_the_browser(browser, server, pdf, tmp_path):  # noq
     assert first.locator("caption").inner_text().endswith("priority actions (" + str(
         first.locator("tbody tr").count()) + ")")
     assert "page " in first.inner_text() and "_" not in first.locator("tbody td").first.inner_text()
+    from tests.e2e.conftest import describe_violations
+
+    found = axe_violations(page)  # the web page's Action plan view
+    assert not found, describe_violations(found)
     page.select_option("#plan-format", "docx")
     with page.expect_download() as dl:
         page.click("#plan-download")
