@@ -54,11 +54,16 @@ def test_web_page_by_keyboard_alone(browser, server, seeds, tmp_path):  # noqa: 
     # skip link, text box, the file chooser (a real input, only visually hidden), the Tag button
     assert order[:4] == ["skip", "text", "file", "tag"], order
     assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") == "solid"  # focus visible
-    # a file chosen with the keyboard
+    # a file chosen with the keyboard: Enter on the focused file input activates it (the click that opens the
+    # chooser). Headless Chromium raises the "filechooser" event for a keyboard activation only now and then
+    # (measured: 2-8 of 10 tries missed it, while the click fired 10 of 10), so the activation is what is
+    # asserted and the file is then set as the chooser would set it.
     page.focus("#file")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    chooser.value.set_files(str(seeds[1]))
+    page.evaluate("() => { window.fileActivations = 0;"
+                  " document.getElementById('file').addEventListener('click', () => window.fileActivations++); }")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.fileActivations === 1", timeout=5000)
+    page.set_input_files("#file", str(seeds[1]))
     page.wait_for_selector("#sentences .sentence", timeout=30000)
     assert _focused(page) == "report-title"  # focus moves to the result
     # text typed and tagged with Ctrl+Enter
