@@ -50,10 +50,14 @@ def normalise_text(text: str) -> str:
 
 
 # Scope marks (codebook rules 2-3): a bag of words cannot tell "no serious failures" from
-# "serious failures", or which clause of "Although X, Y" decides. Words in the scope of a
-# negator also appear as ``neg_word``, words of a concession clause as ``sub_word``, and
-# words after "but"/"however" as ``main_word``, so the classifier can weigh them apart.
-_TOKEN = re.compile(r"[a-z0-9][a-z0-9'’-]*|[.,;:!?()]")
+# "serious failures", or which clause of "Although X, Y" decides. The plain words are those of
+# the deciding clause only: words of a concession clause ("Although/While/Despite ...") appear
+# as ``sub_word`` and words before a "but"/"however" as ``pre_word`` instead, so "Although
+# turnover is high, caseloads are manageable" is read as "caseloads are manageable" plus marks.
+# Words in the scope of a negator also appear as ``neg_word``. Measured on dev (sentences
+# alone): contrast pairs right 0.78 -> 0.82, strength/weakness flips 20 -> 13, with the
+# marks added beside every word instead.
+_TOKEN = re.compile(r"[a-z0-9]+|[.,;:!?()]")
 _PUNCT = frozenset(".,;:!?()")
 NEGATORS = frozenset({"not", "no", "never", "without", "nor", "neither", "cannot", "none", "nobody", "nothing",
                       "lack", "lacks", "lacking", "absence", "absent", "fail", "fails", "failed", "unable", "seldom",
@@ -62,37 +66,44 @@ _CONCESSION = frozenset({"although", "though", "while", "whilst", "despite", "no
 _CONTRAST = frozenset({"but", "however", "nevertheless", "nonetheless"})
 _CLAUSE_BREAK = frozenset({"because", "whereas", "which", "who", "that", "where", "when"})
 NEGATION_SCOPE = 6  # words a negator reaches, at most (to the next punctuation or clause break)
-SCOPE_PREFIXES = ("neg_", "sub_", "main_")
+SCOPE_PREFIXES = ("neg_", "sub_", "pre_")
+_MAIN, _SUB, _PRE = "", "sub_", "pre_"
 
 
 def mark_scopes(text: str) -> str:
-    """``normalise_text`` followed by the scope tokens of the sentence (one linear pass)."""
-    t = normalise_text(text).replace("n't", " not")
-    extra: list[str] = []
-    neg, sub, main = 0, False, False
-    for w in _TOKEN.findall(t):
+    """``normalise_text`` read by clause: the deciding clause's words, then the scope tokens
+    (one linear pass: each word changes role at most once)."""
+    tokens = _TOKEN.findall(normalise_text(text).replace("n't", " not"))
+    words: list[str] = []
+    roles: list[str] = []
+    negated: list[str] = []
+    neg, sub, since_contrast = 0, False, 0
+    for i, w in enumerate(tokens):
         if w in _PUNCT:
             neg, sub = 0, False
             continue
         if w in _CONCESSION:
             neg, sub = 0, True
             continue
-        if w in _CONTRAST:
-            neg, sub, main = 0, False, True
+        if w in _CONTRAST and not (w == "but" and i + 1 < len(tokens) and tokens[i + 1] == "also"):
+            for j in range(since_contrast, len(roles)):  # the clause before "but" loses (rule 2)
+                if roles[j] == _MAIN:
+                    roles[j] = _PRE
+            since_contrast = len(roles)
+            neg, sub = 0, False
             continue
         if w in _CLAUSE_BREAK:
             neg = 0
-            continue
+        words.append(w)
+        roles.append(_SUB if sub else _MAIN)
         if neg:
-            extra.append("neg_" + w)
+            negated.append("neg_" + w)
             neg -= 1
-        if sub:
-            extra.append("sub_" + w)
-        if main:
-            extra.append("main_" + w)
         if w in NEGATORS:
             neg = NEGATION_SCOPE
-    return t + " " + " ".join(extra) if extra else t
+    main = [w for w, r in zip(words, roles) if r == _MAIN]
+    marks = [r + w for w, r in zip(words, roles) if r != _MAIN] + negated
+    return " ".join(main + marks)
 
 
 # Evidence shows content words and phrases: never stop words alone, nor scope marks; the
