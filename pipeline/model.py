@@ -120,6 +120,28 @@ def is_evidence_term(term: str) -> bool:
     return not any(w.startswith(SCOPE_PREFIXES) for w in words) and not all(w in EVIDENCE_STOP_WORDS for w in words)
 
 
+def topic_fold(feature_names: Sequence[str]) -> sp.csr_matrix:
+    """A 0/1 matrix mapping each feature to the plain feature the themes should see: a clause
+    mark (``sub_word``, ``pre_word``, and bigrams of them) to its plain word or bigram, a plain
+    feature to itself; negation marks to nothing. The type needs the clause marks (rule 2), the
+    themes need the topic words of every clause: "Although the MASH is calm, ..." is about the
+    front door. Measured on dev: theme micro-F1 0.795 -> 0.798, without sections 0.736 -> 0.745."""
+    index = {n: i for i, n in enumerate(feature_names)}
+    rows, cols = [], []
+    for i, name in enumerate(feature_names):
+        words = name.split()
+        if any(w.startswith("neg_") or "__neg_" in w for w in words):
+            continue
+        plain = " ".join(w.replace("__sub_", "__").replace("__pre_", "__") if "__" in w
+                         else (w[4:] if w.startswith(("sub_", "pre_")) else w) for w in words)
+        j = index.get(plain)
+        if j is not None:
+            rows.append(i)
+            cols.append(j)
+    n = len(feature_names)
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
+
+
 def section_tokens(section: str) -> str:
     """``"sec_improve grade_none"``-style tokens describing a sentence's section."""
     return f"sec_{section_kind(section)} grade_{parse_grade(section or '') or 'none'}"
@@ -248,8 +270,9 @@ class TaggerModel(BaseEstimator):
         # themes are fitted on each labelled sentence once (with its section): the blank-section
         # copies help the type without sections but only double the 18 theme fits' cost
         Y = theme_matrix([themes[i] for i in hand])
-        self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg), n_jobs=self.n_jobs).fit(
-            X[: len(hand)], Y)
+        self.theme_fold_ = topic_fold(self.vectorizer_.get_feature_names_out()) if self.scope_marks else None
+        Xt = X[: len(hand)] if self.theme_fold_ is None else X[: len(hand)] @ self.theme_fold_
+        self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg), n_jobs=self.n_jobs).fit(Xt, Y)
         self.thresholds_ = np.full(len(THEMES), self.theme_default_threshold)
         self._prepare()
         if dev_texts is not None and len(dev_texts):
@@ -292,7 +315,10 @@ class TaggerModel(BaseEstimator):
         ests = getattr(self.theme_clf_, "estimators_", [])
         self._theme_linear = None
         if len(ests) == len(THEMES) and all(hasattr(e, "coef_") for e in ests):
-            self._theme_linear = (np.vstack([e.coef_ for e in ests]).T.copy(), np.array([e.intercept_[0] for e in ests]))
+            w = np.vstack([e.coef_ for e in ests]).T
+            fold = getattr(self, "theme_fold_", None)  # models before the fold have none
+            self._theme_linear = ((np.asarray(fold @ w) if fold is not None else w).copy(),
+                                  np.array([e.intercept_[0] for e in ests]))
 
     def _base_type_estimator(self):
         clf = self.type_clf_
@@ -349,7 +375,8 @@ class TaggerModel(BaseEstimator):
     def theme_proba(self, X) -> np.ndarray:
         """Per-theme probabilities, columns in THEMES order."""
         if self._theme_linear is None:
-            return self.theme_clf_.predict_proba(X)
+            fold = getattr(self, "theme_fold_", None)
+            return self.theme_clf_.predict_proba(X if fold is None else X @ fold)
         z = np.asarray(X @ self._theme_linear[0]) + self._theme_linear[1]
         return 1.0 / (1.0 + np.exp(-z))
 
