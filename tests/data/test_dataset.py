@@ -111,3 +111,36 @@ def test_data_check_cli_fails_with_nonzero_exit(tmp_path, params):
     result = CliRunner().invoke(main, ["--params", str(pfile), "data", "check"])
     assert result.exit_code == 1
     assert "hand.csv:7: type '' is not one of" in result.output
+
+
+def test_reviewed_labels_follow_the_majority_of_three_readings(params):
+    """The review of disputed labels: where the second and third blind readings agree against the
+    first, hand.csv has their type; where the third sides with the first, the first stands."""
+    from pipeline.data import _read_decisions, review_section
+
+    base = params.paths.data / "labels"
+    first: dict[str, tuple[str, str]] = {}
+    for f in sorted((base / "hand").glob("batch_*.csv")):
+        first.update(_read_decisions(f))
+    second: dict[str, tuple[str, str]] = {}
+    third: dict[str, tuple[str, str]] = {}
+    for f in sorted((base / "hand").glob("review_*.csv")):
+        second.update(_read_decisions(f))
+    for f in sorted((base / "hand").glob("review3_*.csv")):
+        third.update(_read_decisions(f))
+    double = {i for f in (base / "hand").glob("double*.csv") for i in _read_decisions(f)}
+    hand = {r.id: r for r in read_labels(labels_path(params))}
+    assert set(second) <= set(hand) and set(third) <= set(second)
+    changed = kept = 0
+    for i, (t3, _) in third.items():
+        if i in double:  # adjudicated in the double labelling already
+            continue
+        if t3 == second[i][0] != first[i][0]:
+            assert hand[i].type == t3, i
+            changed += 1
+        else:
+            assert hand[i].type == first[i][0], i
+            kept += 1
+    assert changed > 100 and kept > 100
+    card = "\n".join(review_section(first, base))
+    assert f"{len(second)} train sentences" in card
