@@ -14,6 +14,7 @@ This module depends on nothing of the package but :mod:`pipeline.schema`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,25 @@ def mark_scopes(text: str) -> str:
     return " ".join(main + marks)
 
 
+# Position mark: the sentence's first word as ``first_word``. Improvement lists open with an
+# imperative ("Improve ...", "Ensure ...", "Take action ...") or a bare noun phrase ("The
+# timeliness of ..."), findings with a subject; given alone, without the list's heading, that
+# first word is what tells them apart (codebook rule 1). Measured on dev, sentences alone:
+# type macro-F1 0.874 -> 0.889, recommendation F1 0.850 -> 0.889.
+_FIRST_WORD = re.compile(r"[a-z]+")
+MARK_PREFIXES = SCOPE_PREFIXES + ("first_",)
+
+
+def prepare_text(text: str, scopes: bool = True, position: bool = True) -> str:
+    """What the TF-IDF reads: ``mark_scopes`` (or plain ``normalise_text``), then the position mark."""
+    out = mark_scopes(text) if scopes else normalise_text(text)
+    if position:
+        m = _FIRST_WORD.search(text.lower())
+        if m:
+            out += " first_" + m.group()
+    return out
+
+
 # Evidence shows content words and phrases: never stop words alone, nor scope marks; the
 # function words that carry an evaluation ("not always", "too few") stay.
 _KEEP_FUNCTION_WORDS = frozenset({"not", "no", "nor", "never", "none", "always", "too", "few", "fewer", "many", "much",
@@ -117,7 +137,7 @@ EVIDENCE_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - _KEEP_FUNCTION_WORDS) | {"0
 def is_evidence_term(term: str) -> bool:
     """A feature that may be shown as evidence: a content word, or a phrase with one."""
     words = term.split()
-    return not any(w.startswith(SCOPE_PREFIXES) for w in words) and not all(w in EVIDENCE_STOP_WORDS for w in words)
+    return not any(w.startswith(MARK_PREFIXES) for w in words) and not all(w in EVIDENCE_STOP_WORDS for w in words)
 
 
 def topic_fold(feature_names: Sequence[str]) -> sp.csr_matrix:
@@ -219,6 +239,7 @@ class TaggerModel(BaseEstimator):
 
     def __init__(self, *, tfidf: dict, type_logreg: dict, theme_logreg: dict, use_section: bool,
                  augment_blank_section: bool, scope_marks: bool, calibration: str, calibration_cv: int,
+                 position_marks: bool = False,
                  theme_threshold_grid: Sequence[float], theme_default_threshold: float, max_themes: int,
                  evidence_words: int, random_state: int, n_jobs: int = 1):
         self.tfidf = tfidf
@@ -227,6 +248,7 @@ class TaggerModel(BaseEstimator):
         self.use_section = use_section
         self.augment_blank_section = augment_blank_section
         self.scope_marks = scope_marks
+        self.position_marks = position_marks
         self.calibration = calibration
         self.calibration_cv = calibration_cv
         self.theme_threshold_grid = theme_threshold_grid
@@ -285,11 +307,16 @@ class TaggerModel(BaseEstimator):
         t = self.tfidf
         text = TfidfVectorizer(
             ngram_range=(1, t["ngram_max"]), min_df=t["min_df"], max_df=t["max_df"], sublinear_tf=t["sublinear_tf"],
-            max_features=t["max_features"], preprocessor=mark_scopes if self.scope_marks else normalise_text,
+            max_features=t["max_features"], preprocessor=self._preprocessor(),
             dtype=np.float32,
         )
         section = CountVectorizer(token_pattern=r"\S+", binary=True, lowercase=False, dtype=np.float32)
         return ColumnTransformer([("text", text, 0), ("section", section, 1)], sparse_threshold=1.0)
+
+    def _preprocessor(self):
+        if not self.position_marks:  # the functions earlier models were pickled with
+            return mark_scopes if self.scope_marks else normalise_text
+        return functools.partial(prepare_text, scopes=bool(self.scope_marks), position=True)
 
     def _new_logreg(self, p: dict) -> LogisticRegression:
         return LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"],

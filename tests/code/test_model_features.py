@@ -92,3 +92,13 @@ def test_evaluation_sets_are_scored(tiny_model):
     m = eval_set_metrics(tiny_model, default_params().paths.eval_sets)
     assert m["contrast_n"] >= 300 and m["news_n"] >= 300 and m["plain_n"] >= 200
     assert 0 <= m["contrast_pairs_right"] <= 1 and 0 <= m["news_swn_macro_f1"] <= 1
+
+
+def test_position_mark_is_the_first_word():
+    from pipeline.model import MARK_PREFIXES, prepare_text
+
+    assert prepare_text("Improve the timeliness of assessments.").endswith(" first_improve")
+    assert prepare_text("• 1. The quality of supervision.").endswith(" first_the")
+    assert prepare_text("Caseloads are manageable.", position=False) == "caseloads are manageable"
+    assert prepare_text("12 34") == "0 0"  # no word, no mark
+    assert not is_evidence_term("first_improve") and "first_" in MARK_PREFIXES

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.predict import tag_sentences
-from pipeline.model import SCOPE_PREFIXES, is_furniture
+from pipeline.model import MARK_PREFIXES, is_furniture
 from pipeline.train import fit_model, load_dataset
 
 
@@ -132,7 +132,7 @@ def test_evidence_words_are_content_words(model):
     recs = tag_sentences(model, ["Services are fragmented and chaotic.", "Caseloads are manageable.",
                                  "Supervision is not always regular."])
     for r in recs:
-        assert r["evidence"] and not any(e in EVIDENCE_STOP_WORDS or e.startswith(SCOPE_PREFIXES)
+        assert r["evidence"] and not any(e in EVIDENCE_STOP_WORDS or e.startswith(MARK_PREFIXES)
                                          for e in r["evidence"]), r
 
 
