@@ -102,3 +102,13 @@ def test_position_mark_is_the_first_word():
     assert prepare_text("Caseloads are manageable.", position=False) == "caseloads are manageable"
     assert prepare_text("12 34") == "0 0"  # no word, no mark
     assert not is_evidence_term("first_improve") and "first_" in MARK_PREFIXES
+
+
+def test_topic_fold_maps_clause_marks_to_plain_words_and_drops_negation_marks():
+    from pipeline.model import topic_fold
+
+    names = ["text__mash", "text__sub_mash", "text__mash calm", "text__sub_mash sub_calm", "text__pre_calm",
+             "text__calm", "text__neg_calm", "text__sub_unseen", "section__sec_improve"]
+    fold = topic_fold(names).toarray()
+    target = {i: np.flatnonzero(fold[i]).tolist() for i in range(len(names))}
+    assert target == {0: [0], 1: [0], 2: [2], 3: [2], 4: [5], 5: [5], 6: [], 7: [], 8: [8]}
