@@ -102,6 +102,7 @@ class ModelParams(_Frozen):
     augment_blank_section: bool
     scope_marks: bool
     position_marks: bool
+    adverb_stems: bool
     use_written: bool
     written_weight: float = Field(gt=0, le=10)
     use_weak_labels: bool

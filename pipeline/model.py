@@ -114,15 +114,26 @@ def mark_scopes(text: str) -> str:
 # type macro-F1 0.874 -> 0.889, recommendation F1 0.850 -> 0.889.
 _FIRST_WORD = re.compile(r"[a-z]+")
 MARK_PREFIXES = SCOPE_PREFIXES + ("first_",)
+# Adverb stems: an -ly adverb is also read as its adjective ("applied inconsistently" ->
+# "inconsistent", "satisfactorily" -> "satisfactory"), so a rare adverb borrows what the
+# labels taught about its common adjective. Measured on dev: sentences alone 0.889 -> 0.893,
+# in report context 0.905 -> 0.908.
+_LY_ADVERB = re.compile(r"\b([a-z]{4,}?)(i?)ly\b")
 
 
-def prepare_text(text: str, scopes: bool = True, position: bool = True) -> str:
-    """What the TF-IDF reads: ``mark_scopes`` (or plain ``normalise_text``), then the position mark."""
+def prepare_text(text: str, scopes: bool = True, position: bool = True, stems: bool = True) -> str:
+    """What the TF-IDF reads: ``mark_scopes`` (or plain ``normalise_text``), then the position
+    mark and the adjectives of -ly adverbs."""
     out = mark_scopes(text) if scopes else normalise_text(text)
+    low = text.lower()
     if position:
-        m = _FIRST_WORD.search(text.lower())
+        m = _FIRST_WORD.search(low)
         if m:
             out += " first_" + m.group()
+    if stems:
+        adjectives = [m.group(1) + ("y" if m.group(2) else "") for m in _LY_ADVERB.finditer(low)]
+        if adjectives:
+            out += " " + " ".join(adjectives)
     return out
 
 
@@ -239,7 +250,7 @@ class TaggerModel(BaseEstimator):
 
     def __init__(self, *, tfidf: dict, type_logreg: dict, theme_logreg: dict, use_section: bool,
                  augment_blank_section: bool, scope_marks: bool, calibration: str, calibration_cv: int,
-                 position_marks: bool = False,
+                 position_marks: bool = False, adverb_stems: bool = False,
                  theme_threshold_grid: Sequence[float], theme_default_threshold: float, max_themes: int,
                  evidence_words: int, random_state: int, n_jobs: int = 1):
         self.tfidf = tfidf
@@ -249,6 +260,7 @@ class TaggerModel(BaseEstimator):
         self.augment_blank_section = augment_blank_section
         self.scope_marks = scope_marks
         self.position_marks = position_marks
+        self.adverb_stems = adverb_stems
         self.calibration = calibration
         self.calibration_cv = calibration_cv
         self.theme_threshold_grid = theme_threshold_grid
@@ -317,9 +329,10 @@ class TaggerModel(BaseEstimator):
         return ColumnTransformer([("text", text, 0), ("section", section, 1)], sparse_threshold=1.0)
 
     def _preprocessor(self):
-        if not self.position_marks:  # the functions earlier models were pickled with
+        if not (self.position_marks or self.adverb_stems):  # the functions earlier models were pickled with
             return mark_scopes if self.scope_marks else normalise_text
-        return functools.partial(prepare_text, scopes=bool(self.scope_marks), position=True)
+        return functools.partial(prepare_text, scopes=bool(self.scope_marks), position=bool(self.position_marks),
+                                 stems=bool(self.adverb_stems))
 
     def _new_logreg(self, p: dict) -> LogisticRegression:
         return LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"],

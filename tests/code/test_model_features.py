@@ -104,6 +104,15 @@ def test_position_mark_is_the_first_word():
     assert not is_evidence_term("first_improve") and "first_" in MARK_PREFIXES
 
 
+def test_adverbs_are_also_read_as_their_adjectives():
+    from pipeline.model import prepare_text
+
+    out = prepare_text("Thresholds are applied inconsistently and satisfactorily, monthly.", position=False).split()
+    assert out[-3:] == ["inconsistent", "satisfactory", "month"]
+    assert prepare_text("Only one family.", position=False) == "only one family fami"  # short stems stay out
+    assert prepare_text("Caseloads are manageable.", position=False, stems=False) == "caseloads are manageable"
+
+
 def test_topic_fold_maps_clause_marks_to_plain_words_and_drops_negation_marks():
     from pipeline.model import topic_fold
 
