@@ -52,6 +52,26 @@ NEUTRAL_CUE = re.compile(r"(?i)(?:\binspectors?\b|\bat the time of\b|\bthe local
 OLD_LIST = re.compile(r"(?i)areas? for improvement|what needs to improve|recommendations?|should focus|priority action|immediate action")
 
 
+def polar_words(vader_min: float = 1.5, textblob_min: float = 0.4, word: re.Pattern = WORD) -> set[str]:
+    """The polar single words of the MIT-licensed VADER (|valence| >= vader_min) and TextBlob
+    (|polarity| >= textblob_min) lexicons that ``word`` matches whole (ImportError without them)."""
+    import xml.etree.ElementTree as ET
+
+    import textblob
+    import vaderSentiment
+
+    words: set[str] = set()
+    for line in (Path(vaderSentiment.__file__).parent / "vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        w, v = line.split("\t")[:2]
+        if word.fullmatch(w) and abs(float(v)) >= vader_min:
+            words.add(w)
+    for e in ET.parse(Path(textblob.__file__).parent / "en" / "en-sentiment.xml").getroot():
+        w = e.get("form", "").lower()
+        if word.fullmatch(w) and abs(float(e.get("polarity", 0))) >= textblob_min:
+            words.add(w)
+    return words
+
+
 def load_terms() -> list[str]:
     terms: set[str] = set()
     for line in (ROOT / "data" / "lexicon" / "domain_terms.txt").read_text(encoding="utf-8").splitlines():
@@ -59,17 +79,7 @@ def load_terms() -> list[str]:
         if t:
             terms.add(t)
     try:  # general lexicons (MIT): strongly polar words only
-        import vaderSentiment
-        for line in (Path(vaderSentiment.__file__).parent / "vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
-            w, v = line.split("\t")[:2]
-            if WORD.fullmatch(w) and abs(float(v)) >= 1.5:
-                terms.add(w)
-        import textblob
-        import xml.etree.ElementTree as ET
-        for e in ET.parse(Path(textblob.__file__).parent / "en" / "en-sentiment.xml").getroot():
-            w = e.get("form", "").lower()
-            if WORD.fullmatch(w) and abs(float(e.get("polarity", 0))) >= 0.4:
-                terms.add(w)
+        terms |= polar_words()
     except ImportError:
         print("note: vaderSentiment/textblob not installed; domain terms only", file=sys.stderr)
     return sorted(terms)
