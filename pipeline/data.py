@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import csv
-import glob
 import hashlib
 import json
 import random
@@ -251,6 +250,14 @@ def _batch_inputs(batch_dir: Path) -> dict[str, dict]:
 def _read_decisions(path: Path) -> dict[str, tuple[str, str]]:
     with path.open(encoding="utf-8", newline="") as fh:
         return {r["id"]: (r["type"], r.get("themes") or "") for r in csv.DictReader(fh)}
+
+
+def read_decision_files(folder: Path, pattern: str) -> dict[str, tuple[str, str]]:
+    """``id -> (type, themes)`` of every ``folder/pattern`` decision file, in name order (a later file wins)."""
+    out: dict[str, tuple[str, str]] = {}
+    for f in sorted(folder.glob(pattern)):
+        out.update(_read_decisions(f))
+    return out
 
 
 def merge_batches(params: Params) -> int:
@@ -524,12 +531,8 @@ def _curve_section(params: Params) -> list[str]:
 def review_section(primary: dict[str, tuple[str, str]], base: Path) -> list[str]:
     """The review of labels a cross-validated model disputed: second readings (``hand/review_*.csv``),
     third readings of the type disagreements (``hand/review3_*.csv``), and how many labels changed."""
-    second: dict[str, tuple[str, str]] = {}
-    third: dict[str, tuple[str, str]] = {}
-    for f in sorted((base / "hand").glob("review_*.csv")):
-        second.update(_read_decisions(f))
-    for f in sorted((base / "hand").glob("review3_*.csv")):
-        third.update(_read_decisions(f))
+    second = read_decision_files(base / "hand", "review_*.csv")
+    third = read_decision_files(base / "hand", "review3_*.csv")
     ids = [i for i in second if i in primary]
     if not ids:
         return []
@@ -552,9 +555,7 @@ def write_data_card(params: Params) -> Path:
     if result.errors:
         raise UserError(f"{labels_path(params)}: data check fails ({result.errors[0]}); fix the data first.")
     base = params.paths.data / "labels"
-    primary: dict[str, tuple[str, str]] = {}
-    for f in sorted(glob.glob(str(base / "hand" / "batch_*.csv"))):
-        primary.update(_read_decisions(Path(f)))
+    primary = read_decision_files(base / "hand", "batch_*.csv")
     second: dict[str, tuple[str, str]] = {}
     parts = []
     for f in sorted((base / "hand").glob("double*.csv")):

@@ -116,19 +116,13 @@ def test_data_check_cli_fails_with_nonzero_exit(tmp_path, params):
 def test_reviewed_labels_follow_the_majority_of_three_readings(params):
     """The review of disputed labels: where the second and third blind readings agree against the
     first, hand.csv has their type; where the third sides with the first, the first stands."""
-    from pipeline.data import _read_decisions, review_section
+    from pipeline.data import read_decision_files, review_section
 
     base = params.paths.data / "labels"
-    first: dict[str, tuple[str, str]] = {}
-    for f in sorted((base / "hand").glob("batch_*.csv")):
-        first.update(_read_decisions(f))
-    second: dict[str, tuple[str, str]] = {}
-    third: dict[str, tuple[str, str]] = {}
-    for f in sorted((base / "hand").glob("review_*.csv")):
-        second.update(_read_decisions(f))
-    for f in sorted((base / "hand").glob("review3_*.csv")):
-        third.update(_read_decisions(f))
-    double = {i for f in (base / "hand").glob("double*.csv") for i in _read_decisions(f)}
+    first = read_decision_files(base / "hand", "batch_*.csv")
+    second = read_decision_files(base / "hand", "review_*.csv")
+    third = read_decision_files(base / "hand", "review3_*.csv")
+    double = set(read_decision_files(base / "hand", "double*.csv"))
     hand = {r.id: r for r in read_labels(labels_path(params))}
     assert set(second) <= set(hand) and set(third) <= set(second)
     changed = kept = 0
