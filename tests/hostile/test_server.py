@@ -76,7 +76,13 @@ def _stream_until_answered(url: str, path: str, headers: bytes, chunks, limit_s:
         except BlockingIOError:
             time.sleep(0.01)
         except (BrokenPipeError, ConnectionResetError):
-            break
+            break  # the server answered and closed: its answer may still wait unread in our buffer
+    s.settimeout(5)
+    try:
+        while not (b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}")) and (data := s.recv(65536)):
+            answer += data
+    except OSError:
+        pass
     s.close()
     return answer, sent
 
