@@ -121,3 +121,34 @@ def test_topic_fold_maps_clause_marks_to_plain_words_and_drops_negation_marks():
     fold = topic_fold(names).toarray()
     target = {i: np.flatnonzero(fold[i]).tolist() for i in range(len(names))}
     assert target == {0: [0], 1: [0], 2: [2], 3: [2], 4: [5], 5: [5], 6: [], 7: [], 8: [8]}
+
+
+@pytest.mark.slow  # reads every label
+def test_written_sentences_stay_apart_from_held_out_sentences():
+    """No written training sentence is near an evaluation-set sentence (word Jaccard >= 0.5) or a
+    near copy (>= 0.8) of a dev/test council's sentence (scripts/add_written.py enforces it)."""
+    import collections
+    import csv
+    import re
+
+    from pipeline.train import load_dataset
+
+    def words(text: str) -> frozenset[str]:
+        return frozenset(re.findall(r"[a-z']+", text.lower()))
+
+    params = default_params()
+    ds = load_dataset(params)
+    ref = [(words(r["text"]), 0.5) for f in sorted(params.paths.eval_sets.glob("*.csv"))
+           for r in csv.DictReader(f.open(encoding="utf-8"))]
+    ref += [(words(r.text), 0.8) for r in ds.dev + ds.test]
+    index = collections.defaultdict(list)
+    for i, (s, _) in enumerate(ref):
+        for w in s:
+            index[w].append(i)
+    near = []
+    for r in ds.written:
+        s = words(r.text)
+        cand = {i for w in s if len(index[w]) < 1500 for i in index[w]}
+        if any(len(s & ref[i][0]) / len(s | ref[i][0]) >= ref[i][1] for i in cand):
+            near.append(r.text)
+    assert len(ref) > 8000 and not near, near[:5]
