@@ -7,7 +7,11 @@ so far), with their inflections counted (-s, -es, -d, -ed, -ing, -ly; a doubled 
 lexicons of the first sweep (scripts/lexicon_sweep_words.py) miss much of the formal register of
 inspection and audit prose ("perfunctory", "dearth"); this sweep covers it.
 
-    .venv/bin/python scripts/vocab_sweep_words.py OUTDIR
+    .venv/bin/python scripts/vocab_sweep_words.py OUTDIR [FIELD_FILE...]
+
+(round 1: fields 0-7, the default being every field file; round 2: the fields 8-15 only — social-work
+jargon of weak and of strong practice, plans and records, leadership and culture, children's own words,
+pace and consistency, hedges and intensifiers, resources and capacity).
 
 dealt round-robin into 8 lists for helper writers (prompt: data/labels/written/PROMPT_lex.md,
 the word list being OUTDIR/words_K.txt).
@@ -30,9 +34,9 @@ ITEM = re.compile(r"[a-z][a-z' -]*[a-z]")
 MIN_SEEN = 3
 
 
-def read_items() -> list[str]:
+def read_items(paths: list[Path] | None = None) -> list[str]:
     items: set[str] = set()
-    for path in sorted(BRAINSTORM.glob("field_*.txt")):
+    for path in paths or sorted(BRAINSTORM.glob("field_*.txt")):
         for line in path.read_text(encoding="utf-8").splitlines():
             item = " ".join(line.split("#", 1)[0].strip().lower().split())
             if ITEM.fullmatch(item):
@@ -55,7 +59,7 @@ def inflections(word: str) -> set[str]:
     return forms | {word + word[-1] + end for end in ("ed", "ing")}
 
 
-def main(out: Path) -> None:
+def main(out: Path, fields: list[Path] | None = None) -> None:
     ds = load_dataset(default_params())
     texts = [r.text.lower() for r in [*ds.train, *ds.written]]
     per_sentence: collections.Counter = collections.Counter()  # sentences each word occurs in
@@ -63,7 +67,8 @@ def main(out: Path) -> None:
         per_sentence.update(set(re.findall(r"[a-z][a-z'-]*", t)))
     joined = "\n".join(texts)
     rare = []
-    for item in read_items():
+    items = read_items(fields)
+    for item in items:
         if " " not in item:
             seen = sum(per_sentence[w] for w in inflections(item))
         else:
@@ -77,9 +82,9 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for k in range(8):
         (out / f"words_{k}.txt").write_text("\n".join(rare[k::8]) + "\n", encoding="utf-8")
-    print(f"{len(rare)} of {len(read_items())} brainstormed items are in fewer than {MIN_SEEN} training sentences; "
+    print(f"{len(rare)} of {len(items)} brainstormed items are in fewer than {MIN_SEEN} training sentences; "
           f"8 lists under {out}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), [Path(a) for a in sys.argv[2:]] or None)
