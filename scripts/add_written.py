@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import default_params  # noqa: E402
 from pipeline.data import validate_row, written_dir  # noqa: E402
+from pipeline.label import read_eval_file  # noqa: E402
 from pipeline.train import load_dataset  # noqa: E402
 
 WORD = re.compile(r"[a-z']+")
@@ -36,8 +37,7 @@ def words(text: str) -> frozenset[str]:
 
 def main(sources: list[Path]) -> None:
     params = default_params()
-    ref = [words(r["text"]) for f in sorted(Path(params.paths.eval_sets).glob("*.csv"))
-           for r in csv.DictReader(f.open(encoding="utf-8"))]
+    ref = [words(r.text) for f in sorted(params.paths.eval_sets.glob("*.csv")) for r in read_eval_file(f)]
     n_eval = len(ref)
     ds = load_dataset(params)
     ref += [words(r.text) for r in ds.dev + ds.test]

@@ -13,7 +13,7 @@ inspection and audit prose ("perfunctory", "dearth"); this sweep covers it.
 jargon of weak and of strong practice, plans and records, leadership and culture, children's own words,
 pace and consistency, hedges and intensifiers, resources and capacity).
 
-dealt round-robin into 8 lists for helper writers (prompt: data/labels/written/PROMPT_lex.md,
+dealt round-robin into 8 lists for helper writers (prompt: data/labels/written/PROMPT_vocab.md,
 the word list being OUTDIR/words_K.txt).
 """
 from __future__ import annotations

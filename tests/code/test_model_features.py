@@ -128,9 +128,9 @@ def test_written_sentences_stay_apart_from_held_out_sentences():
     """No written training sentence is near an evaluation-set sentence (word Jaccard >= 0.5) or a
     near copy (>= 0.8) of a dev/test council's sentence (scripts/add_written.py enforces it)."""
     import collections
-    import csv
     import re
 
+    from pipeline.label import read_eval_file
     from pipeline.train import load_dataset
 
     def words(text: str) -> frozenset[str]:
@@ -138,8 +138,7 @@ def test_written_sentences_stay_apart_from_held_out_sentences():
 
     params = default_params()
     ds = load_dataset(params)
-    ref = [(words(r["text"]), 0.5) for f in sorted(params.paths.eval_sets.glob("*.csv"))
-           for r in csv.DictReader(f.open(encoding="utf-8"))]
+    ref = [(words(r.text), 0.5) for f in sorted(params.paths.eval_sets.glob("*.csv")) for r in read_eval_file(f)]
     ref += [(words(r.text), 0.8) for r in ds.dev + ds.test]
     index = collections.defaultdict(list)
     for i, (s, _) in enumerate(ref):
