@@ -155,3 +155,37 @@ def test_written_sentences_stay_apart_from_held_out_sentences():
                if min(len(s), len(ref[i][0])) >= ref[i][1] * max(len(s), len(ref[i][0]))):
             near.append(r.text)
     assert len(ref) > 8000 and not near, near[:5]
+
+
+def test_word_scale_weighs_words_that_tell_one_type_apart():
+    """NB log-count-ratio weights on real hand labels: a word seen only in weaknesses outweighs a
+    function word; section columns keep weight 1."""
+    import csv
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from pipeline.data import labels_path
+    from pipeline.model import word_scale
+
+    with labels_path(default_params()).open(encoding="utf-8") as fh:
+        rows = [r for _, r in zip(range(6000), csv.DictReader(fh))]
+    vec = TfidfVectorizer(min_df=2)
+    X = vec.fit_transform([r["text"] for r in rows])
+    X = __import__("scipy.sparse", fromlist=["hstack"]).hstack([X, np.ones((X.shape[0], 2))], format="csr")
+    scale = word_scale(X, np.array([r["type"] for r in rows]), len(vec.vocabulary_), 0.5)
+    col = vec.vocabulary_
+    assert scale.shape == (X.shape[1],) and (scale[-2:] == 1).all()
+    assert scale[col["inadequate"]] > 2 * scale[col["the"]]
+    assert scale[col["ensure"]] > scale[col["children"]]
+    assert (scale[: len(col)] >= 0).all()
+
+
+def test_word_scale_folds_into_the_coefficients(tiny_model):
+    """The fast path (scaled coefficients) gives the probabilities of the classifier on scaled columns."""
+    import scipy.sparse as sp
+
+    texts = ["Risk assessments are cursory.", "Improve the quality of plans.", "Caseloads are manageable."]
+    X = tiny_model.transform(texts)
+    scale = tiny_model.type_scale_
+    slow = tiny_model.type_clf_.predict_proba(X if scale is None else X @ sp.diags(scale))[:, tiny_model._type_order]
+    assert np.allclose(tiny_model.type_proba(X), slow, atol=1e-5)
