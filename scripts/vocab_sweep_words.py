@@ -15,6 +15,15 @@ pace and consistency, hedges and intensifiers, resources and capacity).
 
 dealt round-robin into 8 lists for helper writers (prompt: data/labels/written/PROMPT_vocab.md,
 the word list being OUTDIR/words_K.txt).
+
+Round 4 (``vocab4_*.csv``, prompt PROMPT_vocab4.md) selects by what a fitted model learnt instead of
+by count: ``--weak-coef MODEL`` keeps every brainstormed item whose weakness-minus-strength weight
+in MODEL's type classifier (its words and bigrams summed) is below 1.5 either way, or leans the wrong
+way for its field (critical adjectives, verbs of failure and evaluative nouns should lean weak;
+praising adjectives and verbs of success strong). Seen in a few sentences, such a word still loses
+to the sentence's subject: "Risk assessments are cursory." was tagged strength.
+
+    .venv/bin/python scripts/vocab_sweep_words.py --weak-coef MODEL OUTDIR   # MODEL: a fitted model, e.g. models/champion/model.joblib
 """
 from __future__ import annotations
 
@@ -59,6 +68,37 @@ def inflections(word: str) -> set[str]:
     return forms | {word + word[-1] + end for end in ("ed", "ing")}
 
 
+WEAK_COEF = 1.5  # |weakness - strength| weight below which an item counts as weakly learnt
+LEANS_WEAK = ("field_0", "field_2", "field_5")  # critical adjectives, verbs of failure, evaluative nouns
+LEANS_STRONG = ("field_1", "field_3")  # praising adjectives, verbs of success
+
+
+def weakly_learnt(model_path: Path) -> list[str]:
+    """Brainstormed items the model weighs too lightly, or the wrong way for their field."""
+    from pipeline.model import TYPES, TaggerModel, normalise_text
+
+    model = TaggerModel.load(model_path)
+    column = {w: i for i, w in enumerate(model._words)}
+    lean = model._type_coef[TYPES.index("weakness")] - model._type_coef[TYPES.index("strength")]
+    chosen: list[str] = []
+    for path in sorted(BRAINSTORM.glob("field_*.txt")):
+        for item in read_items([path]):
+            toks = re.findall(r"[a-z0-9]+", normalise_text(item))
+            feats = toks + [a + " " + b for a, b in zip(toks, toks[1:])]
+            score = float(sum(lean[column[f]] for f in feats if f in column))
+            wrong = (path.stem in LEANS_WEAK and score < WEAK_COEF) or (path.stem in LEANS_STRONG and score > -WEAK_COEF)
+            if (abs(score) < WEAK_COEF or wrong) and item not in chosen:
+                chosen.append(item)
+    return chosen
+
+
+def deal(items: list[str], out: Path, why: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for k in range(8):
+        (out / f"words_{k}.txt").write_text("\n".join(items[k::8]) + "\n", encoding="utf-8")
+    print(f"{len(items)} brainstormed items {why}; 8 lists under {out}")
+
+
 def main(out: Path, fields: list[Path] | None = None) -> None:
     ds = load_dataset(default_params())
     texts = [r.text.lower() for r in [*ds.train, *ds.written]]
@@ -79,12 +119,11 @@ def main(out: Path, fields: list[Path] | None = None) -> None:
                     break
         if seen < MIN_SEEN:
             rare.append(item)
-    out.mkdir(parents=True, exist_ok=True)
-    for k in range(8):
-        (out / f"words_{k}.txt").write_text("\n".join(rare[k::8]) + "\n", encoding="utf-8")
-    print(f"{len(rare)} of {len(items)} brainstormed items are in fewer than {MIN_SEEN} training sentences; "
-          f"8 lists under {out}")
+    deal(rare, out, f"of {len(items)} are in fewer than {MIN_SEEN} training sentences")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), [Path(a) for a in sys.argv[2:]] or None)
+    if sys.argv[1] == "--weak-coef":
+        deal(weakly_learnt(Path(sys.argv[2])), Path(sys.argv[3]), f"are weighed below {WEAK_COEF} or the wrong way")
+    else:
+        main(Path(sys.argv[1]), [Path(a) for a in sys.argv[2:]] or None)
