@@ -138,3 +138,20 @@ def test_reviewed_labels_follow_the_majority_of_three_readings(params):
     assert changed > 100 and kept > 100
     card = "\n".join(review_section(first, base))
     assert f"{len(second)} train sentences" in card
+
+
+def test_written_sentences_agree_with_their_second_reading(params):
+    """Every written sentence that was read twice (review/second_reading.csv) kept only if both readings
+    give the same type: scripts/second_reading.py removes the rest."""
+    written = params.paths.data / "labels" / "written"
+    second = {(r["file"], r["text"]): r["type"]
+              for r in csv.DictReader((written / "review" / "second_reading.csv").open(encoding="utf-8", newline=""))}
+    files = {f for f, _ in second}
+    assert {"vocab_0.csv", "gaps2_3.csv", "vocab2_7.csv", "vocab4_0.csv"} <= files
+    checked = 0
+    for name in sorted(files):
+        for r in csv.DictReader((written / name).open(encoding="utf-8", newline="")):
+            if (name, r["text"]) in second:
+                assert r["type"] == second[(name, r["text"])], f"{name}: {r['text']!r} read differently; remove it"
+                checked += 1
+    assert checked >= 20000
