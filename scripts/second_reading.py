@@ -1,10 +1,12 @@
 """Second, blind reading of written sentences (data/labels/written/review/, prompt PROMPT.md).
 
     .venv/bin/python scripts/second_reading.py deal OUTDIR FILE.csv ...   # OUTDIR/in_K.csv (n,text) for 8 readers
+    .venv/bin/python scripts/second_reading.py deal-in-order OUTDIR FILE.csv ...  # one reader per file, article order
     .venv/bin/python scripts/second_reading.py apply OUTDIR               # after the readers wrote OUTDIR/out_K.csv
 
 ``deal`` shuffles the files' sentences (seeded) into 8 inputs of ``n,text`` for helper readers and keeps
-the first reading in OUTDIR/../<name>_key.csv, outside the readers' directory. ``apply`` prints type
+the first reading in OUTDIR/../<name>_key.csv, outside the readers' directory; ``deal-in-order`` gives each file to one reader unshuffled, for
+news articles whose sentences are read in their article (prompt PROMPT_news.md). ``apply`` prints type
 agreement and Cohen's kappa per file group, appends every second reading to review/second_reading.csv
 (file,text,type,themes) and removes from the written files each sentence whose two readings disagree on
 type (an ambiguous training sentence teaches nothing; themes stay the writer's). Writes are atomic.
@@ -34,22 +36,27 @@ def key_path(out: Path) -> Path:
     return out.parent / f"{out.name}_key.csv"
 
 
-def deal(out: Path, files: list[Path]) -> None:
-    rows = [(f.name, r["text"], r["type"], r["themes"]) for f in files
-            for r in csv.DictReader(f.open(encoding="utf-8", newline=""))]
-    random.Random(42).shuffle(rows)
+def deal(out: Path, files: list[Path], in_order: bool = False) -> None:
+    per_file = [[(f.name, r["text"], r["type"], r["themes"]) for r in csv.DictReader(f.open(encoding="utf-8", newline=""))]
+                for f in files]
+    if in_order:
+        parts = per_file
+    else:
+        rows = [r for rs in per_file for r in rs]
+        random.Random(42).shuffle(rows)
+        parts = [rows[k::READERS] for k in range(READERS)]
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(key_path(out)) as kf:
         key = csv.writer(kf)
         key.writerow(["n", "file", "text", "type", "themes"])
-        for k in range(READERS):
+        for k, part in enumerate(parts):
             with atomic_write(out / f"in_{k}.csv") as fh:
                 w = csv.writer(fh)
                 w.writerow(["n", "text"])
-                for i, r in enumerate(rows[k::READERS]):
+                for i, r in enumerate(part):
                     w.writerow([f"{k}-{i}", r[1]])
                     key.writerow([f"{k}-{i}", *r])
-    print(f"{len(rows)} sentences dealt to {READERS} inputs under {out}; first reading in {key_path(out)}")
+    print(f"{sum(map(len, parts))} sentences dealt to {len(parts)} inputs under {out}; first reading in {key_path(out)}")
 
 
 def apply(out: Path) -> None:
@@ -86,8 +93,8 @@ def apply(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "deal":
-        deal(Path(sys.argv[2]), [Path(a) for a in sys.argv[3:]])
+    if len(sys.argv) >= 3 and sys.argv[1] in ("deal", "deal-in-order"):
+        deal(Path(sys.argv[2]), [Path(a) for a in sys.argv[3:]], in_order=sys.argv[1] == "deal-in-order")
     elif len(sys.argv) == 3 and sys.argv[1] == "apply":
         apply(Path(sys.argv[2]))
     else:
