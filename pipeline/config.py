@@ -104,6 +104,7 @@ class ModelParams(_Frozen):
     position_marks: bool
     adverb_stems: bool
     type_word_scale: float = Field(default=0.0, ge=0, le=2)
+    theme_word_scale: float = Field(default=0.0, ge=0, le=2)
     use_written: bool
     written_weight: float = Field(gt=0, le=10)
     use_weak_labels: bool

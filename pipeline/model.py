@@ -207,22 +207,44 @@ def _features_input(texts: Sequence[str], sections: Sequence[str] | None) -> np.
 
 
 def word_scale(X: sp.spmatrix, y: np.ndarray, n_text: int, power: float) -> np.ndarray:
-    """Per-column weights for the type classifier: a word column is multiplied by how strongly the
-    word tells one type from the rest, ``max_type |log(P(word | type) / P(word | other types))|``
+    """Per-column weights: a word column is multiplied by how strongly the word tells one class
+    of ``y`` from the rest, ``max_class |log(P(word | class) / P(word | other classes))|``
     (document frequencies, add-one smoothed: the naive-Bayes log-count ratio of NBSVM, Wang and
-    Manning 2012) to the power ``power``; section columns keep 1. A rare word that only ever appears
-    in weaknesses ("cursory", "demoralised") is then not outweighed by the sentence's subject
-    ("risk assessments are") under the same regularisation. The weights fold into the coefficients,
-    so prediction costs the same."""
+    Manning 2012) to the power ``power``; columns from ``n_text`` on (section features) keep 1."""
     Xb = (X[:, :n_text] > 0).astype(np.float64).tocsr()
-    ratio = np.zeros((len(TYPES), n_text))
-    for k, t in enumerate(TYPES):
-        pos = np.asarray(Xb[y == t].sum(axis=0)).ravel() + 1.0
-        neg = np.asarray(Xb[y != t].sum(axis=0)).ravel() + 1.0
+    y = np.asarray(y)
+    classes = np.unique(y)
+    ratio = np.zeros((len(classes), n_text))
+    for k, c in enumerate(classes):
+        pos = np.asarray(Xb[y == c].sum(axis=0)).ravel() + 1.0
+        neg = np.asarray(Xb[y != c].sum(axis=0)).ravel() + 1.0
         ratio[k] = np.log((pos / pos.sum()) / (neg / neg.sum()))
     scale = np.ones(X.shape[1])
     scale[:n_text] = np.abs(ratio).max(axis=0) ** power
     return scale.astype(np.float32)
+
+
+class WordScaledLogisticRegression(LogisticRegression):
+    """Logistic regression fitted on word columns weighted by ``word_scale`` (``power`` 0: plain).
+
+    A rare word that only ever appears in one class ("cursory", "demoralised" in weaknesses) is
+    then not outweighed by the sentence's subject ("risk assessments are") under the same
+    regularisation. After fitting, the weights are folded into ``coef_``, so the estimator reads
+    unweighted features and predicts at the cost of a plain logistic regression."""
+
+    def __init__(self, *, power: float = 0.0, n_text: int | None = None, C: float = 1.0,
+                 class_weight=None, max_iter: int = 100, random_state=None):
+        super().__init__(C=C, class_weight=class_weight, max_iter=max_iter, random_state=random_state)
+        self.power = power
+        self.n_text = n_text
+
+    def fit(self, X, y, sample_weight=None):
+        if not self.power:
+            return super().fit(X, y, sample_weight=sample_weight)
+        scale = word_scale(X, y, X.shape[1] if self.n_text is None else self.n_text, self.power)
+        super().fit(X @ sp.diags(scale), y, sample_weight=sample_weight)
+        self.coef_ = self.coef_ * scale
+        return self
 
 
 def tune_thresholds(scores: np.ndarray, gold: np.ndarray, grid: Sequence[float], default: float) -> np.ndarray:
@@ -270,6 +292,7 @@ class TaggerModel(BaseEstimator):
     def __init__(self, *, tfidf: dict, type_logreg: dict, theme_logreg: dict, use_section: bool,
                  augment_blank_section: bool, scope_marks: bool, calibration: str, calibration_cv: int,
                  position_marks: bool = False, adverb_stems: bool = False, type_word_scale: float = 0.0,
+                 theme_word_scale: float = 0.0,
                  theme_threshold_grid: Sequence[float], theme_default_threshold: float, max_themes: int,
                  evidence_words: int, random_state: int, n_jobs: int = 1):
         self.tfidf = tfidf
@@ -281,6 +304,7 @@ class TaggerModel(BaseEstimator):
         self.position_marks = position_marks
         self.adverb_stems = adverb_stems
         self.type_word_scale = type_word_scale
+        self.theme_word_scale = theme_word_scale
         self.calibration = calibration
         self.calibration_cv = calibration_cv
         self.theme_threshold_grid = theme_threshold_grid
@@ -315,15 +339,13 @@ class TaggerModel(BaseEstimator):
             _features_input([texts[i] for i in order], all_secs if self.use_section else None))
         y_type = np.array([types[i] for i in order])
         n_text = len(self.vectorizer_.named_transformers_["text"].vocabulary_)
-        self.type_scale_ = word_scale(X, y_type, n_text, self.type_word_scale) if self.type_word_scale else None
-        Xs = X if self.type_scale_ is None else X @ sp.diags(self.type_scale_)
-        base = self._new_logreg(self.type_logreg)
+        base = self._new_logreg(self.type_logreg, self.type_word_scale, n_text)
         if self.calibration == "none":
-            self.type_clf_ = base.fit(Xs, y_type, sample_weight=weights[order])
+            self.type_clf_ = base.fit(X, y_type, sample_weight=weights[order])
         else:
             cv = StratifiedKFold(n_splits=self.calibration_cv, shuffle=True, random_state=self.random_state)
             self.type_clf_ = CalibratedClassifierCV(base, method=self.calibration, cv=cv, ensemble=False)
-            self.type_clf_.fit(Xs, y_type, sample_weight=weights[order])
+            self.type_clf_.fit(X, y_type, sample_weight=weights[order])
         # themes are fitted on every labelled sentence and on the blank-section copies too, so
         # themes of sentences given alone score well: dev theme micro-F1 without sections
         # 0.766 -> 0.792, with sections 0.800 -> 0.803 (fitted once: half the theme fit time)
@@ -332,7 +354,8 @@ class TaggerModel(BaseEstimator):
         self.theme_fold_ = topic_fold(self.vectorizer_.get_feature_names_out()) if self.scope_marks else None
         if self.theme_fold_ is not None:
             Xt = Xt @ self.theme_fold_
-        self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg), n_jobs=self.n_jobs).fit(Xt, Y)
+        self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg, self.theme_word_scale, n_text),
+                                              n_jobs=self.n_jobs).fit(Xt, Y)
         self.thresholds_ = np.full(len(THEMES), self.theme_default_threshold)
         self._prepare()
         if dev_texts is not None and len(dev_texts):
@@ -357,9 +380,12 @@ class TaggerModel(BaseEstimator):
         return functools.partial(prepare_text, scopes=bool(self.scope_marks), position=bool(self.position_marks),
                                  stems=bool(self.adverb_stems))
 
-    def _new_logreg(self, p: dict) -> LogisticRegression:
-        return LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"],
-                                  random_state=self.random_state)
+    def _new_logreg(self, p: dict, power: float = 0.0, n_text: int | None = None) -> LogisticRegression:
+        if not power:  # the class earlier models were pickled with
+            return LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"],
+                                      random_state=self.random_state)
+        return WordScaledLogisticRegression(power=power, n_text=n_text, C=p["C"], class_weight=p["class_weight"],
+                                            max_iter=p["max_iter"], random_state=self.random_state)
 
     def _prepare(self) -> None:
         """Derive lookup arrays used at prediction time (not pickled: cheap to rebuild)."""
@@ -369,8 +395,7 @@ class TaggerModel(BaseEstimator):
         self._evidence_ok = np.fromiter((is_evidence_term(w) for w in self._words), dtype=bool, count=self._n_text)
         base = self._base_type_estimator()
         order = [list(base.classes_).index(t) for t in TYPES]
-        scale = getattr(self, "type_scale_", None)  # models before the word scale have none
-        coef = np.asarray(base.coef_) if scale is None else np.asarray(base.coef_) * scale
+        coef = np.asarray(base.coef_)
         self._type_coef = coef[order][:, : self._n_text]
         self._type_order = [list(self.type_clf_.classes_).index(t) for t in TYPES]
         # Fast path: the fitted linear algebra without sklearn's per-call validation
@@ -434,8 +459,7 @@ class TaggerModel(BaseEstimator):
     def type_proba(self, X) -> np.ndarray:
         """Type probabilities, columns in TYPES order."""
         if self._type_linear is None:
-            scale = getattr(self, "type_scale_", None)
-            return self.type_clf_.predict_proba(X if scale is None else X @ sp.diags(scale))[:, self._type_order]
+            return self.type_clf_.predict_proba(X)[:, self._type_order]
         z = np.asarray(X @ self._type_linear[0]) + self._type_linear[1]
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)

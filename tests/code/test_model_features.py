@@ -180,12 +180,23 @@ def test_word_scale_weighs_words_that_tell_one_type_apart():
     assert (scale[: len(col)] >= 0).all()
 
 
-def test_word_scale_folds_into_the_coefficients(tiny_model):
-    """The fast path (scaled coefficients) gives the probabilities of the classifier on scaled columns."""
+def test_word_scaled_logistic_regression_folds_the_weights_into_its_coefficients(tiny_model):
+    """Fitted on weighted columns, it predicts from unweighted ones exactly as a plain logistic
+    regression fitted and applied on the weighted columns; power 0 is a plain logistic regression."""
     import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
 
-    texts = ["Risk assessments are cursory.", "Improve the quality of plans.", "Caseloads are manageable."]
-    X = tiny_model.transform(texts)
-    scale = tiny_model.type_scale_
-    slow = tiny_model.type_clf_.predict_proba(X if scale is None else X @ sp.diags(scale))[:, tiny_model._type_order]
-    assert np.allclose(tiny_model.type_proba(X), slow, atol=1e-5)
+    from pipeline.model import WordScaledLogisticRegression, word_scale
+    from tests.conftest import synthetic_rows
+
+    rows = synthetic_rows(0)
+    X = tiny_model.transform([r.text for r in rows], [r.section for r in rows])
+    y = np.array([r.type for r in rows])
+    n_text = tiny_model._n_text
+    scaled = WordScaledLogisticRegression(power=0.5, n_text=n_text, C=4.0, max_iter=2000).fit(X, y)
+    plain = LogisticRegression(C=4.0, max_iter=2000).fit(X @ sp.diags(word_scale(X, y, n_text, 0.5)), y)
+    Xs = X @ sp.diags(word_scale(X, y, n_text, 0.5))
+    assert np.allclose(scaled.predict_proba(X), plain.predict_proba(Xs), atol=1e-5)
+    off = WordScaledLogisticRegression(power=0.0, C=4.0, max_iter=2000).fit(X, y)
+    assert np.allclose(off.coef_, LogisticRegression(C=4.0, max_iter=2000).fit(X, y).coef_)
+    assert type(tiny_model.type_clf_).__name__ == "WordScaledLogisticRegression"  # params.yaml turns it on

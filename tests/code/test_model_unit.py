@@ -124,7 +124,7 @@ def test_fit_returns_self_and_fitted_attributes_end_in_underscore():
     assert m.fit(texts, types, themes, sections) is m
     check_is_fitted(m)
     public_new = {k for k in set(vars(m)) - before if not k.startswith("_")}
-    assert public_new == {"vectorizer_", "type_scale_", "type_clf_", "theme_clf_", "theme_fold_", "thresholds_"}
+    assert public_new == {"vectorizer_", "type_clf_", "theme_clf_", "theme_fold_", "thresholds_"}
     assert all(k.endswith("_") for k in public_new)
     assert m.get_params() == _unfitted().get_params()  # fit leaves the parameters alone
     fitted_clone = clone(m)
