@@ -80,16 +80,16 @@ def weakly_learnt(model_path: Path) -> list[str]:
     model = TaggerModel.load(model_path)
     column = {w: i for i, w in enumerate(model._words)}
     lean = model._type_coef[TYPES.index("weakness")] - model._type_coef[TYPES.index("strength")]
-    chosen: list[str] = []
+    chosen: dict[str, None] = {}  # in field order, each item once
     for path in sorted(BRAINSTORM.glob("field_*.txt")):
         for item in read_items([path]):
             toks = re.findall(r"[a-z0-9]+", normalise_text(item))
             feats = toks + [a + " " + b for a, b in zip(toks, toks[1:])]
             score = float(sum(lean[column[f]] for f in feats if f in column))
             wrong = (path.stem in LEANS_WEAK and score < WEAK_COEF) or (path.stem in LEANS_STRONG and score > -WEAK_COEF)
-            if (abs(score) < WEAK_COEF or wrong) and item not in chosen:
-                chosen.append(item)
-    return chosen
+            if abs(score) < WEAK_COEF or wrong:
+                chosen.setdefault(item)
+    return list(chosen)
 
 
 def deal(items: list[str], out: Path, why: str) -> None:
