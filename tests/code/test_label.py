@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.data import weak_label_report, weak_label_stats
 from pipeline.ingest import read_document
 from pipeline.label import (
@@ -57,6 +59,7 @@ def test_section_grade_leans_the_vote(params):
     assert outstanding and all(lf_section_grade(u) == "strength" for u in outstanding)
 
 
+@pytest.mark.slow  # scores every labelling function on all 111k train-council hand labels (~28 s)
 def test_every_function_is_measured_against_hand_labels(params):
     stats = {s.name: s for s in weak_label_stats(params, ("train",))}
     assert set(stats) == {lf.__name__ for lf in LABELLING_FUNCTIONS}
