@@ -100,6 +100,7 @@ class ModelParams(_Frozen):
     theme_logreg: LogRegParams
     use_section: bool
     augment_blank_section: bool
+    blank_section_weight: float = Field(default=1.0, gt=0, le=10)
     scope_marks: bool
     position_marks: bool
     adverb_stems: bool

@@ -200,3 +200,30 @@ def test_word_scaled_logistic_regression_folds_the_weights_into_its_coefficients
     off = WordScaledLogisticRegression(power=0.0, C=4.0, max_iter=2000).fit(X, y)
     assert np.allclose(off.coef_, LogisticRegression(C=4.0, max_iter=2000).fit(X, y).coef_)
     assert type(tiny_model.type_clf_).__name__ == "WordScaledLogisticRegression"  # params.yaml turns it on
+
+
+def test_blank_section_weight_weighs_the_sentences_given_alone_in_the_type_classifier_only():
+    """On real hand labels: weighing the blank-section copies more fits sentences given alone more
+    closely (a weighted convex loss cannot rise on the rows weighed more), and leaves themes as they were."""
+    import csv
+
+    from sklearn.metrics import log_loss
+
+    from pipeline.data import labels_path
+    from pipeline.label import LabelRow, parse_themes
+    from pipeline.train import fit_model
+
+    with labels_path(default_params()).open(encoding="utf-8") as fh:  # 600 sectioned rows: fast tier
+        rows = [LabelRow(r["id"], r["report"], r["section"], r["text"], r["type"], parse_themes(r["themes"]))
+                for _, r in zip(range(1000), csv.DictReader(fh)) if r["section"]][:600]
+    mp = default_params().model.model_copy(update={"n_jobs": 1})
+    one, four = (fit_model(rows, [], mp.model_copy(update={"blank_section_weight": w})) for w in (1.0, 4.0))
+    y = [r.type for r in rows]
+
+    def alone_loss(m):
+        return log_loss(y, m.type_clf_.predict_proba(m.transform([r.text for r in rows], None)),
+                        labels=m.type_clf_.classes_)
+
+    assert alone_loss(four) < alone_loss(one)
+    assert np.allclose(one.theme_proba(one.transform([r.text for r in rows[:50]], None)),
+                       four.theme_proba(four.transform([r.text for r in rows[:50]], None)))
