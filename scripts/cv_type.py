@@ -10,7 +10,7 @@ fitted as `ofsted-tagger train` fits it (the same vectoriser, word weighting, no
 and their weight, written sentences; themes are not fitted) on the other two thirds plus every
 written sentence, and scored on the held-out councils' hand labels with their sections (in
 context) and without (alone, as `predict --sentences`). Prints macro-F1 per fold and the mean.
-About 3 minutes a fold on two cores. Deterministic.
+About 80 seconds a fold (4 minutes in all) on two cores. Deterministic.
 """
 from __future__ import annotations
 
