@@ -319,12 +319,15 @@ class TaggerModel(BaseEstimator):
     def fit(self, texts: Sequence[str], types: Sequence[str], themes: Sequence[Sequence[str] | None],
             sections: Sequence[str] | None = None, *, sample_weight: Sequence[float] | None = None,
             dev_texts: Sequence[str] | None = None, dev_themes: Sequence[Sequence[str]] | None = None,
-            dev_sections: Sequence[str] | None = None) -> TaggerModel:
+            dev_sections: Sequence[str] | None = None, skip_themes: bool = False) -> TaggerModel:
         """Fit on labelled sentences; returns self.
 
         ``themes[i]`` is None for a row that trains the type classifier only (a weak
         label). With ``dev_*`` the per-theme thresholds are tuned on those sentences,
-        else every theme gets ``theme_default_threshold``.
+        else every theme gets ``theme_default_threshold``. ``skip_themes`` stops after the
+        vectoriser and the type classifier (``vectorizer_``, ``type_clf_``): no themes, so
+        the model is not ready to predict; for measuring the type classifier alone
+        (``scripts/cv_type.py``).
         """
         n = len(texts)
         secs = list(sections) if sections is not None else [""] * n
@@ -336,7 +339,7 @@ class TaggerModel(BaseEstimator):
         order = hand + blank + type_only
         # the type classifier weighs the blank-section copies ``blank_section_weight`` times their row
         type_weights = weights[order] * np.r_[np.ones(len(hand)),
-                                              np.full(len(blank), getattr(self, "blank_section_weight", 1.0)),
+                                              np.full(len(blank), self.blank_section_weight),
                                               np.ones(len(type_only))]
         all_secs = [secs[i] for i in hand] + [""] * len(blank) + [secs[i] for i in type_only]
         self.vectorizer_ = self._new_vectorizer()
@@ -351,6 +354,8 @@ class TaggerModel(BaseEstimator):
             cv = StratifiedKFold(n_splits=self.calibration_cv, shuffle=True, random_state=self.random_state)
             self.type_clf_ = CalibratedClassifierCV(base, method=self.calibration, cv=cv, ensemble=False)
             self.type_clf_.fit(X, y_type, sample_weight=type_weights)
+        if skip_themes:
+            return self
         # themes are fitted on every labelled sentence and on the blank-section copies too, so
         # themes of sentences given alone score well: dev theme micro-F1 without sections
         # 0.766 -> 0.792, with sections 0.800 -> 0.803 (fitted once: half the theme fit time)

@@ -96,10 +96,12 @@ def new_model(mp: ModelParams) -> TaggerModel:
 
 
 def fit_model(train: Sequence[LabelRow], dev: Sequence[LabelRow], mp: ModelParams,
-              extra: Sequence[tuple[str, str, str]] = (), written: Sequence[LabelRow] = ()) -> TaggerModel:
+              extra: Sequence[tuple[str, str, str]] = (), written: Sequence[LabelRow] = (),
+              skip_themes: bool = False) -> TaggerModel:
     """Fit the tagger on hand-labelled ``train`` rows and ``written`` sentences (weighted
     ``written_weight``), plus weak ``extra`` (text, section, type) rows for the type classifier
-    (weighted ``weak_label_weight``), tuning theme thresholds on ``dev``."""
+    (weighted ``weak_label_weight``), tuning theme thresholds on ``dev``; ``skip_themes``: the
+    vectoriser and type classifier alone (see ``TaggerModel.fit``)."""
     rows = list(train) + list(written)
     return new_model(mp).fit(
         [r.text for r in rows] + [e[0] for e in extra],
@@ -108,6 +110,7 @@ def fit_model(train: Sequence[LabelRow], dev: Sequence[LabelRow], mp: ModelParam
         [r.section for r in rows] + [e[1] for e in extra],
         sample_weight=[1.0] * len(train) + [mp.written_weight] * len(written) + [mp.weak_label_weight] * len(extra),
         dev_texts=[r.text for r in dev], dev_themes=[r.themes for r in dev], dev_sections=[r.section for r in dev],
+        skip_themes=skip_themes,
     )
 
 

@@ -26,6 +26,13 @@ def test_without_dev_every_theme_gets_the_default_threshold():
     assert np.all(m.thresholds_ == mp.theme_default_threshold)
 
 
+def test_skip_themes_fits_the_same_type_classifier_and_no_themes(tiny_model):
+    """scripts/cv_type.py measures the type classifier that training fits, without the themes."""
+    m = fit_model(synthetic_rows(0), synthetic_rows(1), default_params().model, skip_themes=True)
+    assert np.allclose(m.type_clf_.coef_, tiny_model.type_clf_.coef_)
+    assert not hasattr(m, "theme_clf_")
+
+
 def test_new_model_takes_params_yaml():
     mp = default_params().model
     m = new_model(mp)
