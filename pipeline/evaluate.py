@@ -182,6 +182,10 @@ def behaviour_table(dev: dict[str, float], test: dict[str, float], behaviour: di
     if "type_macro_f1_ci_low" in test:
         lines.append(f"test type macro-F1 95% interval {test['type_macro_f1_ci_low']:.3f}-{test['type_macro_f1_ci_high']:.3f}; "
                      f"theme micro-F1 {test['theme_micro_f1_ci_low']:.3f}-{test['theme_micro_f1_ci_high']:.3f}")
+    if "nosec_type_macro_f1_ci_low" in test:
+        lines.append(f"without sections, 95% interval: type macro-F1 {test['nosec_type_macro_f1_ci_low']:.3f}-"
+                     f"{test['nosec_type_macro_f1_ci_high']:.3f}; theme micro-F1 {test['nosec_theme_micro_f1_ci_low']:.3f}-"
+                     f"{test['nosec_theme_micro_f1_ci_high']:.3f}")
     for name in EVAL_SETS:
         if f"{name}_n" in behaviour:
             extra = f", pairs right {behaviour['contrast_pairs_right']:.3f}" if name == "contrast" else ""

@@ -227,3 +227,21 @@ def test_blank_section_weight_weighs_the_sentences_given_alone_in_the_type_class
     assert alone_loss(four) < alone_loss(one)
     assert np.allclose(one.theme_proba(one.transform([r.text for r in rows[:50]], None)),
                        four.theme_proba(four.transform([r.text for r in rows[:50]], None)))
+
+
+def test_test_split_intervals_are_given_with_and_without_sections(tiny_model):
+    """Training reports 95% intervals for the test split as a report reads (sections) and as
+    `predict --sentences` reads (alone), each around its own point estimate; the text summary shows both."""
+    from pipeline.evaluate import behaviour_table
+    from pipeline.train import Dataset, load_dataset, score_splits
+
+    params = default_params()
+    ds = load_dataset(params)
+    small = Dataset(train=[], dev=ds.dev[:300], test=ds.test[:600], weak=[], hashes={})
+    params = params.model_copy(update={"evaluation": params.evaluation.model_copy(update={"bootstrap_samples": 100})})
+    dev, test, _, _ = score_splits(tiny_model, small, params)
+    for prefix in ("", "nosec_"):
+        for metric in ("type_macro_f1", "theme_micro_f1"):
+            assert test[f"{prefix}{metric}_ci_low"] <= test[f"{prefix}{metric}"] <= test[f"{prefix}{metric}_ci_high"]
+    assert "nosec_type_macro_f1_ci_low" not in dev
+    assert "without sections, 95% interval: type macro-F1" in behaviour_table(dev, test, {})
