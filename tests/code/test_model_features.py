@@ -232,12 +232,18 @@ def test_blank_section_weight_weighs_the_sentences_given_alone_in_the_type_class
 def test_test_split_intervals_are_given_with_and_without_sections(tiny_model):
     """Training reports 95% intervals for the test split as a report reads (sections) and as
     `predict --sentences` reads (alone), each around its own point estimate; the text summary shows both."""
+    import csv
+
+    from pipeline.data import labels_path
     from pipeline.evaluate import behaviour_table
-    from pipeline.train import Dataset, load_dataset, score_splits
+    from pipeline.label import LabelRow, parse_themes
+    from pipeline.train import Dataset, score_splits
 
     params = default_params()
-    ds = load_dataset(params)
-    small = Dataset(train=[], dev=ds.dev[:300], test=ds.test[:600], weak=[], hashes={})
+    with labels_path(params).open(encoding="utf-8", newline="") as fh:  # real report sentences with sections
+        rows = [LabelRow(r["id"], r["report"], r["section"], r["text"], r["type"], parse_themes(r["themes"]))
+                for _, r in zip(range(1500), csv.DictReader(fh)) if r["section"]]
+    small = Dataset(train=[], dev=rows[:300], test=rows[300:900], weak=[], hashes={})
     params = params.model_copy(update={"evaluation": params.evaluation.model_copy(update={"bootstrap_samples": 100})})
     dev, test, _, _ = score_splits(tiny_model, small, params)
     for prefix in ("", "nosec_"):

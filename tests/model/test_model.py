@@ -77,13 +77,14 @@ def test_probabilities_and_evidence(model):
 @pytest.mark.slow
 def test_quality_floor_on_our_test_split(trained):
     """Regression floors a little under the committed model's figures (training is deterministic):
-    test type macro-F1 0.911, sentences alone 0.895 (classes 0.924 / 0.912 / 0.886 / 0.860), theme
-    micro-F1 0.822 (0.813 alone)."""
+    test type macro-F1 0.911, sentences alone 0.895 (classes 0.924 / 0.912 / 0.886 / 0.860; 95% interval
+    0.881-0.908), theme micro-F1 0.822 (0.813 alone, interval 0.804-0.823)."""
     test = trained["result"].test
     classes = ("strength", "weakness", "recommendation", "neutral")
     assert test["type_macro_f1"] >= 0.90 and test["type_macro_f1_ci_low"] >= 0.89
     assert min(test[f"type_{t}_f1"] for t in classes) >= 0.85
     assert test["nosec_type_macro_f1"] >= 0.888  # sentences given alone, as predict --sentences
+    assert test["nosec_type_macro_f1_ci_low"] >= 0.875 and test["nosec_theme_micro_f1_ci_low"] >= 0.795
     assert min(test[f"nosec_type_{t}_f1"] for t in classes) >= 0.85
     assert test["theme_micro_f1"] >= 0.815 and test["nosec_theme_micro_f1"] >= 0.805
     assert test["type_ece"] < 0.05
