@@ -134,14 +134,13 @@ def score_splits(model: TaggerModel, ds: Dataset, params: Params) -> tuple[dict,
     dev, dev_pred = evaluate_rows(model, ds.dev)
     test, test_pred = evaluate_rows(model, ds.test)
     ev = params.evaluation
-    for figures, rows in ((dev, ds.dev), (test, ds.test)):
+    test.update(interval_metrics(ds.test, test_pred, ev.bootstrap_samples, ev.bootstrap_seed))
+    for figures, rows, intervals in ((dev, ds.dev, False), (test, ds.test, True)):
         bare_rows = without_sections(rows)
         bare, bare_pred = evaluate_rows(model, bare_rows)
+        if intervals:  # the figure `predict --sentences` users see gets its interval too
+            bare.update(interval_metrics(bare_rows, bare_pred, ev.bootstrap_samples, ev.bootstrap_seed))
         figures.update({f"nosec_{k}": v for k, v in bare.items()})
-        if rows is ds.test:  # the sentence-mode figure is the one `predict --sentences` users see: its interval too
-            figures.update({f"nosec_{k}": v for k, v in
-                            interval_metrics(bare_rows, bare_pred, ev.bootstrap_samples, ev.bootstrap_seed).items()})
-    test.update(interval_metrics(ds.test, test_pred, ev.bootstrap_samples, ev.bootstrap_seed))
     return dev, test, dev_pred, test_pred
 
 
