@@ -68,15 +68,15 @@ def main() -> None:
                           skip_themes=not args.themes)
         vec, clf = model.vectorizer_, model.type_clf_
         held = [train[i] for i in held_idx]
-        gold = [r.type for r in held]
-        row = []
+        texts, gold = [r.text for r in held], [r.type for r in held]
+        gold_themes = theme_matrix([r.themes for r in held]) if args.themes else None
+        types, themes = [], []
         for sections in ([r.section for r in held], None):  # in context, then alone
-            pred = clf.predict(vec.transform(_features_input([r.text for r in held], sections)))
-            row.append(f1_score(gold, pred, average="macro"))
-        if args.themes:
-            for sections in ([r.section for r in held], None):
-                got = model.predict([r.text for r in held], sections, evidence=False).themes
-                row.append(f1_score(theme_matrix([r.themes for r in held]), theme_matrix(got), average="micro"))
+            types.append(f1_score(gold, clf.predict(vec.transform(_features_input(texts, sections))), average="macro"))
+            if args.themes:
+                got = model.predict(texts, sections, evidence=False).themes
+                themes.append(f1_score(gold_themes, theme_matrix(got), average="micro"))
+        row = types + themes
         scores.append(row)
         themes = f"; themes in context {row[2]:.4f}, alone {row[3]:.4f}" if args.themes else ""
         print(f"fold {k}: {len(held)} sentences of {len(set(groups[i] for i in held_idx))} councils, "

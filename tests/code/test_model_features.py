@@ -205,17 +205,11 @@ def test_word_scaled_logistic_regression_folds_the_weights_into_its_coefficients
 def test_blank_section_weight_weighs_the_sentences_given_alone_in_the_type_classifier_only():
     """On real hand labels: weighing the blank-section copies more fits sentences given alone more
     closely (a weighted convex loss cannot rise on the rows weighed more), and leaves themes as they were."""
-    import csv
-
     from sklearn.metrics import log_loss
 
-    from pipeline.data import labels_path
-    from pipeline.label import LabelRow, parse_themes
     from pipeline.train import fit_model
 
-    with labels_path(default_params()).open(encoding="utf-8") as fh:  # 600 sectioned rows: fast tier
-        rows = [LabelRow(r["id"], r["report"], r["section"], r["text"], r["type"], parse_themes(r["themes"]))
-                for _, r in zip(range(1000), csv.DictReader(fh)) if r["section"]][:600]
+    rows = sectioned_hand_rows(read=1000)[:600]  # 600 sectioned rows: fast tier
     mp = default_params().model.model_copy(update={"n_jobs": 1})
     one, four = (fit_model(rows, [], mp.model_copy(update={"blank_section_weight": w})) for w in (1.0, 4.0))
     y = [r.type for r in rows]
@@ -232,17 +226,11 @@ def test_blank_section_weight_weighs_the_sentences_given_alone_in_the_type_class
 def test_test_split_intervals_are_given_with_and_without_sections(tiny_model):
     """Training reports 95% intervals for the test split as a report reads (sections) and as
     `predict --sentences` reads (alone), each around its own point estimate; the text summary shows both."""
-    import csv
-
-    from pipeline.data import labels_path
     from pipeline.evaluate import behaviour_table
-    from pipeline.label import LabelRow, parse_themes
     from pipeline.train import Dataset, score_splits
 
     params = default_params()
-    with labels_path(params).open(encoding="utf-8", newline="") as fh:  # real report sentences with sections
-        rows = [LabelRow(r["id"], r["report"], r["section"], r["text"], r["type"], parse_themes(r["themes"]))
-                for _, r in zip(range(1500), csv.DictReader(fh)) if r["section"]]
+    rows = sectioned_hand_rows(read=1500)
     small = Dataset(train=[], dev=rows[:300], test=rows[300:900], weak=[], hashes={})
     params = params.model_copy(update={"evaluation": params.evaluation.model_copy(update={"bootstrap_samples": 100})})
     dev, test, _, _ = score_splits(tiny_model, small, params)
@@ -251,3 +239,16 @@ def test_test_split_intervals_are_given_with_and_without_sections(tiny_model):
             assert test[f"{prefix}{metric}_ci_low"] <= test[f"{prefix}{metric}"] <= test[f"{prefix}{metric}_ci_high"]
     assert "nosec_type_macro_f1_ci_low" not in dev
     assert "without sections, 95% interval: type macro-F1" in behaviour_table(dev, test, {})
+
+
+def sectioned_hand_rows(read: int) -> list:
+    """The hand-labelled report sentences with a section among the first ``read`` rows of
+    hand.csv, read directly (the project reader loads all 118k rows: too slow for the fast tier)."""
+    import csv
+
+    from pipeline.data import labels_path
+    from pipeline.label import LabelRow, parse_themes
+
+    with labels_path(default_params()).open(encoding="utf-8", newline="") as fh:
+        return [LabelRow(r["id"], r["report"], r["section"], r["text"], r["type"], parse_themes(r["themes"]))
+                for _, r in zip(range(read), csv.DictReader(fh)) if r["section"]]
