@@ -140,6 +140,36 @@ def test_reviewed_labels_follow_the_majority_of_three_readings(params):
     assert f"{len(second)} train sentences" in card
 
 
+def test_majority_of_three_keeps_the_themes_two_readings_give():
+    from pipeline.data import majority_of_three
+
+    readings = [("weakness", "partnership;front_door"), ("weakness", "front_door"),
+                ("strength", "front_door;leadership_governance")]
+    assert majority_of_three(readings) == ("weakness", ["front_door"])
+    # the type changes only when both later readings agree against the first
+    readings = [("strength", "workforce"), ("weakness", "management_oversight;workforce"),
+                ("weakness", "workforce;management_oversight")]
+    assert majority_of_three(readings) == ("weakness", ["workforce", "management_oversight"])
+
+
+def test_theme_reviewed_labels_follow_the_vote(params):
+    """Every sentence of the review of disputed themes has, in hand.csv, the themes two of its three
+    blind readings give, and the type of the vote; the data card reports the review."""
+    from pipeline.data import majority_of_three, theme_review_section, theme_review_readings
+
+    base = params.paths.data / "labels"
+    readings = theme_review_readings(base)
+    hand = {r.id: r for r in read_labels(labels_path(params))}
+    assert len(readings) > 1000
+    changed = 0
+    for i, rs in readings.items():
+        typ, themes = majority_of_three(rs)
+        assert (hand[i].type, set(hand[i].themes)) == (typ, set(themes)), i
+        changed += set(themes) != set(rs[0][1].split(";")) - {""}
+    assert changed > 100
+    assert f"{len(readings)} train sentences with three blind readings" in "\n".join(theme_review_section(base))
+
+
 def test_written_sentences_agree_with_their_second_reading(params):
     """Every written sentence that was read twice (review/second_reading.csv) kept only if both readings
     give the same type: scripts/second_reading.py removes the rest."""

@@ -1,0 +1,157 @@
+"""Review of disputed themes: more blind readings of train sentences whose themes are in doubt, and
+a per-theme majority of three readings applied to hand.csv (through ``labels/adjudicated.csv``).
+
+    .venv/bin/python scripts/theme_review.py deal-third OUTDIR          # sentences read twice whose themes differ
+    .venv/bin/python scripts/theme_review.py deal-oof OUTDIR OOF.npz N   # N sentences an out-of-fold model disputes, twice
+    .venv/bin/python scripts/theme_review.py apply                       # after readers wrote hand/threview*_*.csv
+
+``deal-third`` takes the train sentences of the review of disputed types (first reading
+``hand/batch_*.csv``, second ``hand/review_*.csv``) whose two readings give different theme sets and
+that have no third reading, and deals them to 8 reader inputs ``OUTDIR/in_K.jsonl`` (id, report,
+section, prev, text, next, as labelling batches are): the readers label type and themes blind, into
+``hand/threview3_K.csv``.
+
+``deal-oof`` ranks the train sentences read once by how strongly a council-grouped out-of-fold model
+(``OOF.npz``: ids, theme scores ``th`` and thresholds ``thr`` per sentence) disputes their themes (a
+theme given that scores far under its threshold, or one left out that scores far over it) and deals
+the top N twice, shuffled differently, to ``OUTDIR/a_K.jsonl`` and ``OUTDIR/b_K.jsonl``: two
+independent blind readings, into ``hand/threview_a_K.csv`` and ``hand/threview_b_K.csv``.
+
+``apply`` puts every sentence with three readings to a vote: a theme is kept when at least two of
+the three readings give it (at most three, the most-voted first, ties in the first reading's order);
+the type changes only when the two later readings agree against the first (as in the review of
+disputed types). Decisions go to ``labels/adjudicated.csv`` (note ``theme review``), which
+``ofsted-tagger data merge`` applies; agreement figures are printed. Writes are atomic.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.data import THEME_REVIEW_NOTE, majority_of_three, read_decision_files, theme_review_readings  # noqa: E402
+from pipeline.errors import atomic_write  # noqa: E402
+from pipeline.schema import THEMES  # noqa: E402
+
+LABELS = ROOT / "data" / "labels"
+HAND = LABELS / "hand"
+READERS = 8
+
+
+def theme_set(s: str) -> list[str]:
+    return [t for t in s.split(";") if t]
+
+
+def contexts() -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for f in sorted((LABELS / "batches").glob("*.jsonl")):
+        for line in f.open(encoding="utf-8"):
+            r = json.loads(line)
+            out.setdefault(r["id"], r)
+    return out
+
+
+def write_inputs(out: Path, prefix: str, ids: list[str], seed: int) -> None:
+    ctx = contexts()
+    ids = list(ids)
+    random.Random(seed).shuffle(ids)
+    out.mkdir(parents=True, exist_ok=True)
+    for k in range(READERS):
+        with atomic_write(out / f"{prefix}{k}.jsonl") as fh:
+            for i in ids[k::READERS]:
+                r = ctx[i]
+                fh.write(json.dumps({f: r[f] for f in ("id", "report", "section", "prev", "text", "next")}) + "\n")
+    print(f"{len(ids)} sentences dealt to {out}/{prefix}0..{READERS - 1}.jsonl")
+
+
+def current() -> dict[str, dict]:
+    return {r["id"]: r for r in csv.DictReader((LABELS / "hand.csv").open(encoding="utf-8", newline=""))}
+
+
+def deal_third(out: Path) -> None:
+    first = read_decision_files(HAND, "batch_*.csv")
+    second = read_decision_files(HAND, "review_*.csv")
+    third = read_decision_files(HAND, "review3_*.csv")
+    double = read_decision_files(HAND, "double*.csv")
+    ids = sorted(i for i in second if i in first and i not in third and i not in double
+                 and set(theme_set(first[i][1])) != set(theme_set(second[i][1])))
+    write_inputs(out, "in_", ids, seed=7)
+
+
+def deal_oof(out: Path, oof: Path, n: int) -> None:
+    z = np.load(oof)
+    hand = current()
+    read = set(read_decision_files(HAND, "review_*.csv")) | set(read_decision_files(HAND, "double*.csv"))
+    scored = []
+    for sid, th, thr in zip(z["ids"], z["th"], z["thr"]):
+        if sid in read or sid not in hand:
+            continue
+        given = set(theme_set(hand[sid]["themes"]))
+        # the log-odds distance past the threshold, for each theme the label and the model disagree on
+        logit = np.log(np.clip(th, 1e-6, 1 - 1e-6) / np.clip(1 - th, 1e-6, 1)) - np.log(thr / (1 - thr))
+        worst = 0.0
+        for j, t in enumerate(THEMES):
+            if (t in given) != (logit[j] > 0):
+                worst = max(worst, abs(logit[j]))
+        if worst > 0:
+            scored.append((worst, str(sid)))
+    scored.sort(reverse=True)
+    ids = [i for _, i in scored[:n]]
+    print(f"{len(scored)} sentences read once are disputed; the top {len(ids)} (distance >= {scored[len(ids) - 1][0]:.2f})")
+    write_inputs(out, "a_", ids, seed=11)
+    write_inputs(out, "b_", ids, seed=13)
+
+
+def apply() -> None:
+    readings = theme_review_readings(LABELS)
+    hand = current()
+    decisions = {i: majority_of_three(rs) for i, rs in readings.items()}
+    for name, pattern in (("third readings", "threview3_*.csv"), ("out-of-fold disputes", "threview_a_*.csv")):
+        ids = [i for i in read_decision_files(HAND, pattern) if i in readings]
+        if ids:
+            same = sum(set(theme_set(readings[i][0][1])) == set(theme_set(readings[i][-1][1])) for i in ids)
+            typ = sum(readings[i][0][0] == readings[i][-1][0] for i in ids)
+            print(f"{name}: {len(ids)} sentences; the last reading gives the first reading's theme set on "
+                  f"{same / len(ids):.1%}, its type on {typ / len(ids):.1%}")
+    changed_themes = sum(set(th) != set(theme_set(hand[i]["themes"])) for i, (_, th) in decisions.items())
+    changed_type = sum(typ != hand[i]["type"] for i, (typ, _) in decisions.items())
+    print(f"{len(decisions)} sentences with three readings; against hand.csv the vote changes themes on "
+          f"{changed_themes}, the type on {changed_type}")
+    path = LABELS / "adjudicated.csv"
+    rows = [r for r in csv.DictReader(path.open(encoding="utf-8", newline=""))
+            if not (r["note"] or "").startswith("theme review")]
+    have = {r["id"]: r for r in rows}
+    for i, (typ, th) in sorted(decisions.items()):
+        first_type, first_themes = readings[i][0]
+        if i in have:  # a decision of the type review (same type rule): the vote's themes replace its themes
+            have[i]["themes"] = ";".join(th)
+        elif typ != first_type or set(th) != set(theme_set(first_themes)):
+            rows.append({"id": i, "type": typ, "themes": ";".join(th), "note": THEME_REVIEW_NOTE})
+    with atomic_write(path) as fh:
+        w = csv.DictWriter(fh, fieldnames=["id", "type", "themes", "note"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"{path}: {len(rows)} rows; `ofsted-tagger data merge` applies them")
+
+
+def main() -> None:
+    cmd, *rest = sys.argv[1:] or ["help"]
+    if cmd == "deal-third" and len(rest) == 1:
+        deal_third(Path(rest[0]))
+    elif cmd == "deal-oof" and len(rest) == 3:
+        deal_oof(Path(rest[0]), Path(rest[1]), int(rest[2]))
+    elif cmd == "apply" and not rest:
+        apply()
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
