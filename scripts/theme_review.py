@@ -14,8 +14,9 @@ section, prev, text, next, as labelling batches are): the readers label type and
 ``deal-oof`` ranks the train sentences read once by how strongly a council-grouped out-of-fold model
 (``OOF.npz``: ids, theme scores ``th`` and thresholds ``thr`` per sentence) disputes their themes (a
 theme given that scores far under its threshold, or one left out that scores far over it) and deals
-the top N twice, shuffled differently, to ``OUTDIR/a_K.jsonl`` and ``OUTDIR/b_K.jsonl``: two
-independent blind readings, into ``hand/threview_a_K.csv`` and ``hand/threview_b_K.csv``.
+the top N twice, in chunks of 250 (most disputed first) shuffled differently, to ``OUTDIR/a_NN.jsonl``
+and ``OUTDIR/b_NN.jsonl``: two independent blind readings by different readers, into
+``hand/threview_a_NN.csv`` and ``hand/threview_b_NN.csv``.
 
 ``apply`` puts every sentence with three readings to a vote: a theme is kept when at least two of
 the three readings give it (at most three, the most-voted first, ties in the first reading's order);
@@ -85,28 +86,35 @@ def deal_third(out: Path) -> None:
     write_inputs(out, "in_", ids, seed=7)
 
 
-def deal_oof(out: Path, oof: Path, n: int) -> None:
+def deal_oof(out: Path, oof: Path, n: int, chunk: int = 250) -> None:
     z = np.load(oof)
     hand = current()
     read = set(read_decision_files(HAND, "review_*.csv")) | set(read_decision_files(HAND, "double*.csv"))
     scored = []
     for sid, th, thr in zip(z["ids"], z["th"], z["thr"]):
+        sid = str(sid)
         if sid in read or sid not in hand:
             continue
         given = set(theme_set(hand[sid]["themes"]))
-        # the log-odds distance past the threshold, for each theme the label and the model disagree on
+        # log-odds past the theme's threshold; a dispute is a theme given under it or left out over it
         logit = np.log(np.clip(th, 1e-6, 1 - 1e-6) / np.clip(1 - th, 1e-6, 1)) - np.log(thr / (1 - thr))
-        worst = 0.0
-        for j, t in enumerate(THEMES):
-            if (t in given) != (logit[j] > 0):
-                worst = max(worst, abs(logit[j]))
+        worst = max((abs(logit[j]) for j, t in enumerate(THEMES) if (t in given) != (logit[j] > 0)), default=0.0)
         if worst > 0:
-            scored.append((worst, str(sid)))
-    scored.sort(reverse=True)
+            scored.append((-worst, sid))
+    scored.sort()
     ids = [i for _, i in scored[:n]]
-    print(f"{len(scored)} sentences read once are disputed; the top {len(ids)} (distance >= {scored[len(ids) - 1][0]:.2f})")
-    write_inputs(out, "a_", ids, seed=11)
-    write_inputs(out, "b_", ids, seed=13)
+    print(f"{len(scored)} sentences read once are disputed; the top {len(ids)} (distance >= {-scored[len(ids) - 1][0]:.2f}) "
+          f"in chunks of {chunk}, most disputed first")
+    ctx = contexts()
+    out.mkdir(parents=True, exist_ok=True)
+    for c in range(0, len(ids), chunk):
+        for reading, seed in (("a", 11), ("b", 13)):
+            part = ids[c:c + chunk]
+            random.Random(seed + c).shuffle(part)
+            with atomic_write(out / f"{reading}_{c // chunk:02d}.jsonl") as fh:
+                for i in part:
+                    fh.write(json.dumps({f: ctx[i][f] for f in ("id", "report", "section", "prev", "text", "next")}) + "\n")
+    print(f"written {out}/a_NN.jsonl and b_NN.jsonl: two blind readings of each chunk, by different readers")
 
 
 def apply() -> None:
