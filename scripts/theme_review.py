@@ -14,7 +14,8 @@ section, prev, text, next, as labelling batches are): the readers label type and
 ``deal-oof`` ranks the train sentences read once by how strongly a council-grouped out-of-fold model
 (``OOF.npz``: ids, theme scores ``th`` and thresholds ``thr`` per sentence) disputes their themes (a
 theme given that scores far under its threshold, or one left out that scores far over it) and deals
-the top N twice, in chunks of 250 (most disputed first) shuffled differently, to ``OUTDIR/a_NN.jsonl``
+the top N (skipping sentences already dealt to OUTDIR or reviewed, so a second call adds N more)
+twice, in chunks of 250 (most disputed first) shuffled differently, to ``OUTDIR/a_NN.jsonl``
 and ``OUTDIR/b_NN.jsonl``: two independent blind readings by different readers, into
 ``hand/threview_a_NN.csv`` and ``hand/threview_b_NN.csv``.
 
@@ -90,6 +91,11 @@ def deal_oof(out: Path, oof: Path, n: int, chunk: int = 250) -> None:
     z = np.load(oof)
     hand = current()
     read = set(read_decision_files(HAND, "review_*.csv")) | set(read_decision_files(HAND, "double*.csv"))
+    read |= set(read_decision_files(HAND, "threview_a_*.csv"))
+    dealt = sorted(out.glob("a_*.jsonl"))  # a second call adds N more chunks after those already dealt
+    for f in dealt:
+        read |= {json.loads(line)["id"] for line in f.open(encoding="utf-8")}
+    first_chunk = 1 + max((int(f.stem[2:]) for f in dealt), default=-1)
     scored = []
     for sid, th, thr in zip(z["ids"], z["th"], z["thr"]):
         sid = str(sid)
@@ -111,7 +117,7 @@ def deal_oof(out: Path, oof: Path, n: int, chunk: int = 250) -> None:
         for reading, seed in (("a", 11), ("b", 13)):
             part = ids[c:c + chunk]
             random.Random(seed + c).shuffle(part)
-            with atomic_write(out / f"{reading}_{c // chunk:02d}.jsonl") as fh:
+            with atomic_write(out / f"{reading}_{first_chunk + c // chunk:02d}.jsonl") as fh:
                 for i in part:
                     fh.write(json.dumps({f: ctx[i][f] for f in ("id", "report", "section", "prev", "text", "next")}) + "\n")
     print(f"written {out}/a_NN.jsonl and b_NN.jsonl: two blind readings of each chunk, by different readers")
