@@ -591,7 +591,8 @@ def theme_review_section(base: Path) -> list[str]:
     readings = theme_review_readings(base)
     if not readings:
         return []
-    oof = [i for i, r in readings.items() if i in read_decision_files(base / "hand", "threview_a_*.csv")]
+    second_look = read_decision_files(base / "hand", "threview_a_*.csv")
+    oof = [i for i in readings if i in second_look]
     changed, added, removed = 0, collections.Counter(), collections.Counter()
     for rs in readings.values():
         _, kept = majority_of_three(rs)
