@@ -4,6 +4,7 @@ a per-theme majority of three readings applied to hand.csv (through ``labels/adj
     .venv/bin/python scripts/theme_review.py deal-third OUTDIR          # sentences read twice whose themes differ
     .venv/bin/python scripts/theme_review.py deal-oof OUTDIR OOF.npz N   # N sentences an out-of-fold model disputes, twice
     .venv/bin/python scripts/theme_review.py apply                       # after readers wrote hand/threview*_*.csv
+    .venv/bin/python scripts/theme_review.py score [MODEL]               # a model against dev's three readings
 
 ``deal-third`` takes the train sentences of the review of disputed types (first reading
 ``hand/batch_*.csv``, second ``hand/review_*.csv``) whose two readings give different theme sets and
@@ -24,6 +25,11 @@ the three readings give it (at most three, the most-voted first, ties in the fir
 the type changes only when the two later readings agree against the first (as in the review of
 disputed types). Decisions go to ``labels/adjudicated.csv`` (note ``theme review``), which
 ``ofsted-tagger data merge`` applies; agreement figures are printed. Writes are atomic.
+
+``score`` reads the 1,000 random dev sentences read three times (``hand/devreread_*.csv`` beside
+their first reading) and prints a model's theme micro-F1 and type macro-F1 against their first
+reading (dev as it is) and against the majority of the three, with sections and without; MODEL
+is anything ``--model`` takes (default: the exported champion).
 """
 from __future__ import annotations
 
@@ -155,6 +161,35 @@ def apply() -> None:
     print(f"{path}: {len(rows)} rows; `ofsted-tagger data merge` applies them")
 
 
+def score(uri: str | None) -> None:
+    from sklearn.metrics import f1_score
+
+    from pipeline.config import default_params
+    from pipeline.predict import load_model
+    from pipeline.train import load_dataset
+
+    params = default_params()
+    dev = {r.id: r for r in load_dataset(params).dev}
+    a = read_decision_files(HAND, "devreread_a_*.csv")
+    b = read_decision_files(HAND, "devreread_b_*.csv")
+    ids = sorted(i for i in a if i in b and i in dev)
+    first = {i: (dev[i].type, ";".join(dev[i].themes)) for i in ids}
+    gold = {"first reading": first,
+            "majority of three": {i: (lambda v: (v[0], ";".join(v[1])))(majority_of_three([first[i], a[i], b[i]]))
+                                  for i in ids}}
+    model = load_model(uri, params)
+
+    def matrix(themes: list) -> list[list[bool]]:
+        return [[t in th for t in THEMES] for th in themes]
+
+    for name, sections in (("in context", [dev[i].section for i in ids]), ("alone", None)):
+        pred = model.predict([dev[i].text for i in ids], sections, evidence=False)
+        for g, labels in gold.items():
+            themes = f1_score(matrix([theme_set(labels[i][1]) for i in ids]), matrix(pred.themes), average="micro")
+            types = f1_score([labels[i][0] for i in ids], pred.types, average="macro")
+            print(f"{len(ids)} dev sentences {name}, against the {g}: theme micro-F1 {themes:.4f}, type macro-F1 {types:.4f}")
+
+
 def main() -> None:
     cmd, *rest = sys.argv[1:] or ["help"]
     if cmd == "deal-third" and len(rest) == 1:
@@ -163,6 +198,8 @@ def main() -> None:
         deal_oof(Path(rest[0]), Path(rest[1]), int(rest[2]))
     elif cmd == "apply" and not rest:
         apply()
+    elif cmd == "score" and len(rest) <= 1:
+        score(rest[0] if rest else None)
     else:
         sys.exit(__doc__)
 
