@@ -624,6 +624,7 @@ def dev_reread_section(primary: dict[str, tuple[str, str]], base: Path) -> list[
     ids = sorted(i for i in a if i in b and i in primary)
     if not ids:
         return []
+
     def matrix(d: dict[str, tuple[str, str]]) -> list[list[bool]]:
         return [[t in parse_themes(d[i][1]) for t in THEMES] for i in ids]
 
