@@ -5,6 +5,7 @@ for data and parameter decisions that dev (4,552 sentences) is too small to sett
     .venv/bin/python scripts/cv_type.py --set blank_section_weight=1.0    # a model parameter changed
     .venv/bin/python scripts/cv_type.py --drop-written news5_             # without some written files
     .venv/bin/python scripts/cv_type.py --themes                          # themes too (full fits)
+    .venv/bin/python scripts/cv_type.py --folds 4 --themes --save-oof F.npz  # and keep the out-of-fold theme scores
 
 Each fold holds out a third of the train councils (never dev or test): the type classifier is
 fitted by `ofsted-tagger train`'s own `fit_model` (``skip_themes``: the same vectoriser, word
@@ -17,6 +18,10 @@ With ``--themes`` each fold is a full fit as training makes it (theme thresholds
 `ofsted-tagger train` tunes them) and the theme micro-F1 of the held-out councils is printed too:
 an estimate, over 94 councils, of the figures on councils the model never saw (about 150 seconds
 a fold).
+
+``--save-oof F.npz`` (with ``--themes``) keeps each train sentence's out-of-fold theme scores in
+context (``ids``, ``th``, and the fold's thresholds ``thr``): the input of
+``scripts/theme_review.py deal-oof`` (the review of disputed themes used 4 folds).
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.config import default_params  # noqa: E402
 from pipeline.data import council_of, read_metadata  # noqa: E402
 from pipeline.model import _features_input  # noqa: E402
-from pipeline.schema import theme_matrix  # noqa: E402
+from pipeline.schema import THEMES, theme_matrix  # noqa: E402
 from pipeline.train import fit_model, load_dataset  # noqa: E402
 
 
@@ -49,7 +54,11 @@ def main() -> None:
                     help="leave out written files whose name starts with PREFIX (repeatable)")
     ap.add_argument("--themes", action="store_true",
                     help="full fits (theme thresholds tuned on dev) and theme micro-F1 too")
+    ap.add_argument("--save-oof", type=Path, metavar="F.npz",
+                    help="with --themes: save every train sentence's out-of-fold theme scores and thresholds")
     args = ap.parse_args()
+    if args.save_oof and not args.themes:
+        ap.error("--save-oof needs --themes")
     params = default_params()
     mp = params.model
     for kv in args.set:
@@ -62,6 +71,8 @@ def main() -> None:
     train = ds.train
     groups = [council_of(r.report, meta) for r in train]
     scores = []
+    oof_th = np.zeros((len(train), len(THEMES)))
+    oof_thr = np.zeros((len(train), len(THEMES)))
     for k, (fit_idx, held_idx) in enumerate(GroupKFold(args.folds).split(train, groups=groups)):
         t0 = time.time()
         model = fit_model([train[i] for i in fit_idx], ds.dev if args.themes else [], mp, written=written,
@@ -76,6 +87,9 @@ def main() -> None:
             if args.themes:
                 got = model.predict(texts, sections, evidence=False).themes
                 themes.append(f1_score(gold_themes, theme_matrix(got), average="micro"))
+        if args.save_oof:
+            oof_th[held_idx] = model.theme_proba(model.transform(texts, [r.section for r in held]))
+            oof_thr[held_idx] = model.thresholds_
         row = types + themes
         scores.append(row)
         themes = f"; themes in context {row[2]:.4f}, alone {row[3]:.4f}" if args.themes else ""
@@ -84,6 +98,9 @@ def main() -> None:
     s = np.array(scores).mean(axis=0)
     themes = f"; themes in context {s[2]:.4f}, alone {s[3]:.4f}" if args.themes else ""
     print(f"mean: in context {s[0]:.4f}, alone {s[1]:.4f}{themes}")
+    if args.save_oof:
+        np.savez(args.save_oof, ids=np.array([r.id for r in train]), th=oof_th, thr=oof_thr)
+        print(f"out-of-fold theme scores of {len(train)} train sentences in {args.save_oof}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ section, prev, text, next, as labelling batches are): the readers label type and
 ``hand/threview3_K.csv``.
 
 ``deal-oof`` ranks the train sentences read once by how strongly a council-grouped out-of-fold model
-(``OOF.npz``: ids, theme scores ``th`` and thresholds ``thr`` per sentence) disputes their themes (a
+(``OOF.npz`` from ``scripts/cv_type.py --folds 4 --themes --save-oof OOF.npz``: ids, theme scores
+``th`` and thresholds ``thr`` per sentence) disputes their themes (a
 theme given that scores far under its threshold, or one left out that scores far over it) and deals
 the top N (skipping sentences already dealt to OUTDIR or reviewed, so a second call adds N more)
 twice, in chunks of 250 (most disputed first) shuffled differently, to ``OUTDIR/a_NN.jsonl``
