@@ -85,19 +85,18 @@ def main() -> None:
         for sections in ([r.section for r in held], None):  # in context, then alone
             types.append(f1_score(gold, clf.predict(vec.transform(_features_input(texts, sections))), average="macro"))
             if args.themes:
-                got = model.predict(texts, sections, evidence=False).themes
-                themes.append(f1_score(gold_themes, theme_matrix(got), average="micro"))
-        if args.save_oof:
-            oof_th[held_idx] = model.theme_proba(model.transform(texts, [r.section for r in held]))
-            oof_thr[held_idx] = model.thresholds_
+                pred = model.predict(texts, sections, evidence=False)
+                themes.append(f1_score(gold_themes, theme_matrix(pred.themes), average="micro"))
+                if args.save_oof and sections is not None:  # the in-context scores are the ones kept
+                    oof_th[held_idx], oof_thr[held_idx] = pred.theme_scores, model.thresholds_
         row = types + themes
         scores.append(row)
-        themes = f"; themes in context {row[2]:.4f}, alone {row[3]:.4f}" if args.themes else ""
+        theme_note = f"; themes in context {row[2]:.4f}, alone {row[3]:.4f}" if args.themes else ""
         print(f"fold {k}: {len(held)} sentences of {len(set(groups[i] for i in held_idx))} councils, "
-              f"in context {row[0]:.4f}, alone {row[1]:.4f}{themes} ({time.time() - t0:.0f} s)", flush=True)
+              f"in context {row[0]:.4f}, alone {row[1]:.4f}{theme_note} ({time.time() - t0:.0f} s)", flush=True)
     s = np.array(scores).mean(axis=0)
-    themes = f"; themes in context {s[2]:.4f}, alone {s[3]:.4f}" if args.themes else ""
-    print(f"mean: in context {s[0]:.4f}, alone {s[1]:.4f}{themes}")
+    theme_note = f"; themes in context {s[2]:.4f}, alone {s[3]:.4f}" if args.themes else ""
+    print(f"mean: in context {s[0]:.4f}, alone {s[1]:.4f}{theme_note}")
     if args.save_oof:
         np.savez(args.save_oof, ids=np.array([r.id for r in train]), th=oof_th, thr=oof_thr)
         print(f"out-of-fold theme scores of {len(train)} train sentences in {args.save_oof}")

@@ -47,15 +47,13 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.data import THEME_REVIEW_NOTE, majority_of_three, read_decision_files, theme_review_readings  # noqa: E402
 from pipeline.errors import atomic_write  # noqa: E402
+from pipeline.label import parse_themes  # noqa: E402
 from pipeline.schema import THEMES  # noqa: E402
 
 LABELS = ROOT / "data" / "labels"
 HAND = LABELS / "hand"
 READERS = 8
-
-
-def theme_set(s: str) -> list[str]:
-    return [t for t in s.split(";") if t]
+CONTEXT_FIELDS = ("id", "report", "section", "prev", "text", "next")
 
 
 def contexts() -> dict[str, dict]:
@@ -67,16 +65,20 @@ def contexts() -> dict[str, dict]:
     return out
 
 
+def write_reader_input(path: Path, ids: list[str], ctx: dict[str, dict]) -> None:
+    """One reader's input: each sentence with its section and neighbours, as labelling batches are."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as fh:
+        for i in ids:
+            fh.write(json.dumps({f: ctx[i][f] for f in CONTEXT_FIELDS}) + "\n")
+
+
 def write_inputs(out: Path, prefix: str, ids: list[str], seed: int) -> None:
     ctx = contexts()
     ids = list(ids)
     random.Random(seed).shuffle(ids)
-    out.mkdir(parents=True, exist_ok=True)
     for k in range(READERS):
-        with atomic_write(out / f"{prefix}{k}.jsonl") as fh:
-            for i in ids[k::READERS]:
-                r = ctx[i]
-                fh.write(json.dumps({f: r[f] for f in ("id", "report", "section", "prev", "text", "next")}) + "\n")
+        write_reader_input(out / f"{prefix}{k}.jsonl", ids[k::READERS], ctx)
     print(f"{len(ids)} sentences dealt to {out}/{prefix}0..{READERS - 1}.jsonl")
 
 
@@ -90,7 +92,7 @@ def deal_third(out: Path) -> None:
     third = read_decision_files(HAND, "review3_*.csv")
     double = read_decision_files(HAND, "double*.csv")
     ids = sorted(i for i in second if i in first and i not in third and i not in double
-                 and set(theme_set(first[i][1])) != set(theme_set(second[i][1])))
+                 and set(parse_themes(first[i][1])) != set(parse_themes(second[i][1])))
     write_inputs(out, "in_", ids, seed=7)
 
 
@@ -108,7 +110,7 @@ def deal_oof(out: Path, oof: Path, n: int, chunk: int = 250) -> None:
         sid = str(sid)
         if sid in read or sid not in hand:
             continue
-        given = set(theme_set(hand[sid]["themes"]))
+        given = set(parse_themes(hand[sid]["themes"]))
         # log-odds past the theme's threshold; a dispute is a theme given under it or left out over it
         logit = np.log(np.clip(th, 1e-6, 1 - 1e-6) / np.clip(1 - th, 1e-6, 1)) - np.log(thr / (1 - thr))
         worst = max((abs(logit[j]) for j, t in enumerate(THEMES) if (t in given) != (logit[j] > 0)), default=0.0)
@@ -119,14 +121,11 @@ def deal_oof(out: Path, oof: Path, n: int, chunk: int = 250) -> None:
     print(f"{len(scored)} sentences read once are disputed; the top {len(ids)} (distance >= {-scored[len(ids) - 1][0]:.2f}) "
           f"in chunks of {chunk}, most disputed first")
     ctx = contexts()
-    out.mkdir(parents=True, exist_ok=True)
     for c in range(0, len(ids), chunk):
         for reading, seed in (("a", 11), ("b", 13)):
             part = ids[c:c + chunk]
             random.Random(seed + c).shuffle(part)
-            with atomic_write(out / f"{reading}_{first_chunk + c // chunk:02d}.jsonl") as fh:
-                for i in part:
-                    fh.write(json.dumps({f: ctx[i][f] for f in ("id", "report", "section", "prev", "text", "next")}) + "\n")
+            write_reader_input(out / f"{reading}_{first_chunk + c // chunk:02d}.jsonl", part, ctx)
     print(f"written {out}/a_NN.jsonl and b_NN.jsonl: two blind readings of each chunk, by different readers")
 
 
@@ -137,11 +136,11 @@ def apply() -> None:
     for name, pattern in (("third readings", "threview3_*.csv"), ("out-of-fold disputes", "threview_a_*.csv")):
         ids = [i for i in read_decision_files(HAND, pattern) if i in readings]
         if ids:
-            same = sum(set(theme_set(readings[i][0][1])) == set(theme_set(readings[i][-1][1])) for i in ids)
+            same = sum(set(parse_themes(readings[i][0][1])) == set(parse_themes(readings[i][-1][1])) for i in ids)
             typ = sum(readings[i][0][0] == readings[i][-1][0] for i in ids)
             print(f"{name}: {len(ids)} sentences; the last reading gives the first reading's theme set on "
                   f"{same / len(ids):.1%}, its type on {typ / len(ids):.1%}")
-    changed_themes = sum(set(th) != set(theme_set(hand[i]["themes"])) for i, (_, th) in decisions.items())
+    changed_themes = sum(set(th) != set(parse_themes(hand[i]["themes"])) for i, (_, th) in decisions.items())
     changed_type = sum(typ != hand[i]["type"] for i, (typ, _) in decisions.items())
     print(f"{len(decisions)} sentences with three readings; against hand.csv the vote changes themes on "
           f"{changed_themes}, the type on {changed_type}")
@@ -153,7 +152,7 @@ def apply() -> None:
         first_type, first_themes = readings[i][0]
         if i in have:  # a decision of the type review (same type rule): the vote's themes replace its themes
             have[i]["themes"] = ";".join(th)
-        elif typ != first_type or set(th) != set(theme_set(first_themes)):
+        elif typ != first_type or set(th) != set(parse_themes(first_themes)):
             rows.append({"id": i, "type": typ, "themes": ";".join(th), "note": THEME_REVIEW_NOTE})
     with atomic_write(path) as fh:
         w = csv.DictWriter(fh, fieldnames=["id", "type", "themes", "note"], lineterminator="\n")
@@ -175,9 +174,8 @@ def score(uri: str | None) -> None:
     b = read_decision_files(HAND, "devreread_b_*.csv")
     ids = sorted(i for i in a if i in b and i in dev)
     first = {i: (dev[i].type, ";".join(dev[i].themes)) for i in ids}
-    gold = {"first reading": first,
-            "majority of three": {i: (lambda v: (v[0], ";".join(v[1])))(majority_of_three([first[i], a[i], b[i]]))
-                                  for i in ids}}
+    gold = {"first reading": {i: (typ, parse_themes(th)) for i, (typ, th) in first.items()},
+            "majority of three": {i: majority_of_three([first[i], a[i], b[i]]) for i in ids}}
     model = load_model(uri, params)
 
     def matrix(themes: list) -> list[list[bool]]:
@@ -186,7 +184,7 @@ def score(uri: str | None) -> None:
     for name, sections in (("in context", [dev[i].section for i in ids]), ("alone", None)):
         pred = model.predict([dev[i].text for i in ids], sections, evidence=False)
         for g, labels in gold.items():
-            themes = f1_score(matrix([theme_set(labels[i][1]) for i in ids]), matrix(pred.themes), average="micro")
+            themes = f1_score(matrix([labels[i][1] for i in ids]), matrix(pred.themes), average="micro")
             types = f1_score([labels[i][0] for i in ids], pred.types, average="macro")
             print(f"{len(ids)} dev sentences {name}, against the {g}: theme micro-F1 {themes:.4f}, type macro-F1 {types:.4f}")
 

@@ -14,7 +14,7 @@ from pipeline.config import load_params
 from pipeline.data import check_data, council_of, labels_path, read_metadata, read_split, split_path
 from pipeline.ingest import read_document
 from pipeline.data import sentence_id
-from pipeline.label import THEMES, TYPES, read_labels
+from pipeline.label import THEMES, TYPES, parse_themes, read_labels
 from pipeline.segment import segment
 from tests.conftest import write_params
 
@@ -165,7 +165,7 @@ def test_theme_reviewed_labels_follow_the_vote(params):
     for i, rs in readings.items():
         typ, themes = majority_of_three(rs)
         assert (hand[i].type, set(hand[i].themes)) == (typ, set(themes)), i
-        changed += set(themes) != set(rs[0][1].split(";")) - {""}
+        changed += set(themes) != set(parse_themes(rs[0][1]))
     assert changed > 100
     assert f"{len(readings)} train sentences with three blind readings" in "\n".join(theme_review_section(base))
 
@@ -187,7 +187,7 @@ def test_dev_reread_measures_reader_agreement_on_themes(params):
     adjudicated = read_decision_files(base, "adjudicated.csv")  # the double labelling's decisions stand
     a = [i for i in read_decision_files(base / "hand", "devreread_a_*.csv") if i not in adjudicated]
     assert len(a) > 900
-    assert all(set(hand[i].themes) == set(t for t in first[i][1].split(";") if t) for i in a)
+    assert all(set(hand[i].themes) == set(parse_themes(first[i][1])) for i in a)
 
 
 def test_written_sentences_agree_with_their_second_reading(params):
