@@ -259,7 +259,8 @@ def label_cmd(ctx: Context, reports: tuple[str, ...], uncertain: bool, annotator
 # --------------------------------------------------------------------------- #
 @main.command()
 @click.option("--register/--no-register", default=True, show_default=True,
-              help="Register the model in the MLflow registry (alias moved only if it beats the champion on dev).")
+              help="Register the model in the MLflow registry (alias moved only if it beats the champion on dev "
+                   "type macro-F1, a tie broken by theme micro-F1).")
 @click.option("--search", is_flag=True, help="Run the hyperparameter grid (nested MLflow runs) before training.")
 @click.option("--write-params", is_flag=True, help="With --search: write the best parameters back to params.yaml.")
 @click.option("--curve", is_flag=True,
@@ -283,7 +284,7 @@ def train(ctx: Context, register: bool, search: bool, write_params: bool, curve:
         click.echo("\n" + behaviour_table(result.dev, result.test, result.behaviour))
         if register:
             state = "promoted to @" + p.tracking.alias if result.promoted else (
-                f"not promoted (champion dev macro-F1 {result.previous_best:.3f})")
+                f"not promoted (champion dev macro-F1 {result.previous_best:.3f}; a tie goes to the higher theme micro-F1)")
             click.echo(f"\nregistered {p.tracking.registered_model} version {result.version}: {state}")
         if result.exported:
             click.echo(f"exported champion to {result.exported}")

@@ -18,12 +18,14 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from types import MappingProxyType
+from typing import Iterable, Iterator, Mapping
 
 from pipeline.config import Params
 from pipeline.errors import UserError, atomic_write
 from pipeline.ingest import ingest_limits, read_document
 from pipeline.inputs import progress_bar
+from pipeline.model import Context, neighbour_texts
 from pipeline.label import (
     LABEL_FIELDS,
     LabelRow,
@@ -115,6 +117,38 @@ def corpus_files(params: Params) -> list[Path]:
     return texts + seeds
 
 
+def report_id(f: Path, params: Params) -> str:
+    """A corpus file's report id: its stem, ``seed_`` + stem for a seed article."""
+    return f.stem if f.parent != params.paths.seeds else f"seed_{f.stem}"
+
+
+def label_contexts(params: Params, reports: Iterable[str], progress: bool = True) -> Mapping[str, Context]:
+    """Sentence id -> its neighbours (:func:`pipeline.model.neighbour_texts`) for every sentence of
+    these reports, segmented afresh from the corpus and seeds as ``predict`` segments a report
+    (about 13 s for all of them): the context the theme tagger is fitted and scored with.
+    Kept for the process (read-only), so a second dataset load in the same process is free."""
+    key = (str(params.paths.corpus_text), str(params.paths.seeds), params.ingest.model_dump_json(),
+           params.segment.model_dump_json(), frozenset(reports))
+    if key not in _CONTEXTS:
+        _CONTEXTS[key] = MappingProxyType(_label_contexts(params, key[-1], progress))
+    return _CONTEXTS[key]
+
+
+_CONTEXTS: dict[tuple, Mapping[str, Context]] = {}
+
+
+def _label_contexts(params: Params, wanted: frozenset[str], progress: bool) -> dict[str, Context]:
+    files = [f for f in corpus_files(params) if report_id(f, params) in wanted]
+    out: dict[str, Context] = {}
+    for f in (progress_bar(files, "context", "report", minimum=1) if progress else files):
+        rid = report_id(f, params)
+        doc = read_document(f, params.ingest.max_file_mb, report_id=rid, **ingest_limits(params.ingest))
+        units = segment(doc, params.segment.max_sentence_chars, params.segment.heading_max_words)
+        for u, ctx in zip(units, neighbour_texts([u.text for u in units], [u.kind for u in units])):
+            out.setdefault(sentence_id(rid, u.text), ctx)
+    return out
+
+
 def sentences_path(params: Params) -> Path:
     return params.paths.data / "build" / "sentences.jsonl"
 
@@ -126,7 +160,7 @@ def build_sentences(params: Params, files: Iterable[Path] | None = None, progres
     out = sentences_path(params)
     with atomic_write(out) as fh:
         for f in (progress_bar(files, "segment", "report", minimum=1) if progress else files):
-            rid = f.stem if f.parent != params.paths.seeds else f"seed_{f.stem}"
+            rid = report_id(f, params)
             doc = read_document(f, params.ingest.max_file_mb, report_id=rid, **ingest_limits(params.ingest))
             for s in segment(doc, params.segment.max_sentence_chars, params.segment.heading_max_words):
                 rec = s.to_dict()

@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from pipeline.label import LabelRow, read_eval_file
-from pipeline.model import Prediction, TaggerModel
+from pipeline.model import Context, Prediction, TaggerModel
 from pipeline.schema import THEMES, TYPES, theme_matrix
 
 
@@ -75,9 +75,12 @@ def all_metrics(gold_types, pred_types, proba, gold_themes, pred_themes, theme_s
     return {**type_metrics(gold_types, pred_types, proba), **theme_metrics(gold_themes, pred_themes, theme_scores)}
 
 
-def evaluate_rows(model: TaggerModel, rows: Sequence[LabelRow]) -> tuple[dict[str, float], Prediction]:
-    """Every metric for labelled rows scored by ``model``, and its predictions."""
-    pred = model.predict([r.text for r in rows], [r.section for r in rows], evidence=False)
+def evaluate_rows(model: TaggerModel, rows: Sequence[LabelRow],
+                  contexts: Mapping[str, Context] | None = None) -> tuple[dict[str, float], Prediction]:
+    """Every metric for labelled rows scored by ``model`` (with their neighbours from ``contexts``,
+    sentence id -> context, where given), and its predictions."""
+    ctx = [contexts.get(r.id) for r in rows] if contexts else None
+    pred = model.predict([r.text for r in rows], [r.section for r in rows], evidence=False, contexts=ctx)
     metrics = all_metrics([r.type for r in rows], pred.types, pred.type_scores,
                           [r.themes for r in rows], pred.themes, pred.theme_scores)
     return metrics, pred

@@ -5,7 +5,8 @@
 1-2-gram TF-IDF (numbers folded to ``0``) plus section tokens, shared by a 4-class
 logistic regression for the **type** (optionally calibrated) and 18 one-vs-rest
 logistic regressions for **themes** with per-theme thresholds tuned on held-out
-sentences.  :meth:`TaggerModel.predict` is vectorised end to end and also returns
+sentences; in a document the themes also read each sentence's neighbours
+(:func:`neighbour_texts`, :func:`context_map`).  :meth:`TaggerModel.predict` is vectorised end to end and also returns
 the evidence words.  Its hyperparameters are the ``model:`` section of
 ``params.yaml`` (built by :func:`pipeline.train.new_model`).
 
@@ -197,6 +198,45 @@ def is_furniture(text: str, kind: str | None = None) -> bool:
     return len(t.split()) <= 4 or bool(HEADING_RE.match(t)) or bool(GRADE_ROW.search(t))
 
 
+Context = tuple[str, str]  # the text of the previous and the next sentence ("" where there is none)
+NO_CONTEXT: Context = ("", "")
+
+
+def neighbour_texts(texts: Sequence[str], kinds: Sequence[str | None] | None = None) -> list[Context]:
+    """Each unit's context in a document given in reading order: the nearest unit before and
+    after it that is not furniture (:func:`is_furniture`: headings, judgement rows), or "".
+    The theme tagger reads them: "This is not yet consistent." is about what the paragraph is about."""
+    ks = kinds if kinds is not None else [None] * len(texts)
+    keep = [i for i, (t, k) in enumerate(zip(texts, ks)) if not is_furniture(t, k)]
+    prev, nxt = [""] * len(texts), [""] * len(texts)
+    j = 0  # keep[j] is the first sentence after i
+    for i in range(len(texts)):
+        while j < len(keep) and keep[j] <= i:
+            j += 1
+        if j < len(keep):
+            nxt[i] = texts[keep[j]]
+        before = j - 1 if (j and keep[j - 1] < i) else j - 2
+        if before >= 0:
+            prev[i] = texts[keep[before]]
+    return list(zip(prev, nxt))
+
+
+def has_context(contexts: Sequence[Context | None] | None) -> bool:
+    """Does any sentence have a neighbour's text?"""
+    return contexts is not None and any(c and (c[0] or c[1]) for c in contexts)
+
+
+def context_map(feature_names: Sequence[str], fold: sp.spmatrix | None) -> sp.csr_matrix:
+    """A 0/1 matrix from the text TF-IDF columns to the plain single words the context block
+    keeps: a neighbour sentence counts by its topic words, not its bigrams or marks (a clause or
+    negated word counts as its plain word through ``fold``; ``first_`` marks count as nothing)."""
+    words = [n[len("text__"):] for n in feature_names if n.startswith("text__")]
+    cols = np.array([i for i, w in enumerate(words) if " " not in w and not w.startswith(MARK_PREFIXES)], dtype=int)
+    pick = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (cols, np.arange(len(cols)))),
+                         shape=(len(words), len(cols)))
+    return (fold[: len(words), : len(words)] @ pick).tocsr() if fold is not None else pick
+
+
 def _features_input(texts: Sequence[str], sections: Sequence[str] | None) -> np.ndarray:
     """The two input columns of the vectoriser: text, section tokens."""
     secs = sections if sections is not None else [""] * len(texts)
@@ -292,7 +332,7 @@ class TaggerModel(BaseEstimator):
     def __init__(self, *, tfidf: dict, type_logreg: dict, theme_logreg: dict, use_section: bool,
                  augment_blank_section: bool, scope_marks: bool, calibration: str, calibration_cv: int,
                  position_marks: bool = False, adverb_stems: bool = False, type_word_scale: float = 0.0,
-                 theme_word_scale: float = 0.0, blank_section_weight: float = 1.0,
+                 theme_word_scale: float = 0.0, blank_section_weight: float = 1.0, theme_context_weight: float = 0.0,
                  theme_threshold_grid: Sequence[float], theme_default_threshold: float, max_themes: int,
                  evidence_words: int, random_state: int, n_jobs: int = 1):
         self.tfidf = tfidf
@@ -306,6 +346,7 @@ class TaggerModel(BaseEstimator):
         self.type_word_scale = type_word_scale
         self.theme_word_scale = theme_word_scale
         self.blank_section_weight = blank_section_weight
+        self.theme_context_weight = theme_context_weight
         self.calibration = calibration
         self.calibration_cv = calibration_cv
         self.theme_threshold_grid = theme_threshold_grid
@@ -319,7 +360,9 @@ class TaggerModel(BaseEstimator):
     def fit(self, texts: Sequence[str], types: Sequence[str], themes: Sequence[Sequence[str] | None],
             sections: Sequence[str] | None = None, *, sample_weight: Sequence[float] | None = None,
             dev_texts: Sequence[str] | None = None, dev_themes: Sequence[Sequence[str]] | None = None,
-            dev_sections: Sequence[str] | None = None, skip_themes: bool = False) -> TaggerModel:
+            dev_sections: Sequence[str] | None = None, skip_themes: bool = False,
+            contexts: Sequence[Context | None] | None = None,
+            dev_contexts: Sequence[Context | None] | None = None) -> TaggerModel:
         """Fit on labelled sentences; returns self.
 
         ``themes[i]`` is None for a row that trains the type classifier only (a weak
@@ -327,7 +370,10 @@ class TaggerModel(BaseEstimator):
         else every theme gets ``theme_default_threshold``. ``skip_themes`` stops after the
         vectoriser and the type classifier (``vectorizer_``, ``type_clf_``): no themes, so
         the model is not ready to predict; for measuring the type classifier alone
-        (``scripts/cv_type.py``).
+        (``scripts/cv_type.py``). ``contexts[i]`` is sentence i's neighbours in its report
+        (:func:`neighbour_texts`; None or absent: none), read by the theme tagger when
+        ``theme_context_weight`` is above 0; the no-section copies are fitted without them, so
+        sentences given alone keep their themes.
         """
         n = len(texts)
         secs = list(sections) if sections is not None else [""] * n
@@ -361,15 +407,20 @@ class TaggerModel(BaseEstimator):
         # 0.766 -> 0.792, with sections 0.800 -> 0.803 (fitted once: half the theme fit time)
         Y = theme_matrix([themes[i] for i in hand] + [themes[i] for i in blank])
         Xt = X[: len(hand) + len(blank)]
-        self.theme_fold_ = topic_fold(self.vectorizer_.get_feature_names_out()) if self.scope_marks else None
+        names = self.vectorizer_.get_feature_names_out()
+        self.theme_fold_ = topic_fold(names) if self.scope_marks else None
         if self.theme_fold_ is not None:
             Xt = Xt @ self.theme_fold_
+        self.context_map_ = context_map(names, self.theme_fold_) if self.theme_context_weight else None
+        if self.context_map_ is not None:
+            ctx = [contexts[i] if contexts is not None else None for i in hand] + [None] * len(blank)
+            Xt = sp.hstack([Xt, self._context_block(ctx)], format="csr")
         self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg, self.theme_word_scale, n_text),
                                               n_jobs=self.n_jobs).fit(Xt, Y)
         self.thresholds_ = np.full(len(THEMES), self.theme_default_threshold)
         self._prepare()
         if dev_texts is not None and len(dev_texts):
-            scores = self.theme_proba(self.transform(dev_texts, dev_sections))
+            scores = self.theme_proba(self.transform(dev_texts, dev_sections), dev_contexts)
             self.thresholds_ = tune_thresholds(scores, theme_matrix(dev_themes), self.theme_threshold_grid,
                                                self.theme_default_threshold)
         return self
@@ -420,8 +471,28 @@ class TaggerModel(BaseEstimator):
         if len(ests) == len(THEMES) and all(hasattr(e, "coef_") for e in ests):
             w = np.vstack([e.coef_ for e in ests]).T
             fold = getattr(self, "theme_fold_", None)  # models before the fold have none
+            n_sent = fold.shape[1] if fold is not None else w.shape[0] - self._n_context_columns()
+            self._theme_context_coef = w[n_sent:].copy() if self._n_context_columns() else None
+            w = w[:n_sent]
             self._theme_linear = ((np.asarray(fold @ w) if fold is not None else w).copy(),
                                   np.array([e.intercept_[0] for e in ests]))
+
+    def _n_context_columns(self) -> int:
+        cmap = getattr(self, "context_map_", None)  # models before the context block have none
+        return 0 if cmap is None else 2 * cmap.shape[1]
+
+    def _context_block(self, contexts: Sequence[Context | None] | None, n: int | None = None) -> sp.csr_matrix:
+        """The theme tagger's context columns: the previous sentence's plain words, then the next
+        one's (TF-IDF through :func:`context_map`), times ``theme_context_weight``; zeros for a
+        sentence without context."""
+        n = len(contexts) if contexts is not None else int(n or 0)
+        k = self.context_map_.shape[1]
+        if not has_context(contexts):
+            return sp.csr_matrix((n, 2 * k), dtype=np.float32)
+        prev, nxt = zip(*[c or NO_CONTEXT for c in contexts])
+        vec, w = self.vectorizer_.named_transformers_["text"], np.float32(self.theme_context_weight)
+        return sp.hstack([vec.transform(list(prev)) @ self.context_map_ * w,
+                          vec.transform(list(nxt)) @ self.context_map_ * w], format="csr")
 
     def _base_type_estimator(self):
         clf = self.type_clf_
@@ -475,18 +546,26 @@ class TaggerModel(BaseEstimator):
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def theme_proba(self, X) -> np.ndarray:
-        """Per-theme probabilities, columns in THEMES order."""
+    def theme_proba(self, X, contexts: Sequence[Context | None] | None = None) -> np.ndarray:
+        """Per-theme probabilities, columns in THEMES order; ``contexts`` as in :meth:`predict`."""
+        n_ctx = self._n_context_columns()
         if self._theme_linear is None:
             fold = getattr(self, "theme_fold_", None)
-            return self.theme_clf_.predict_proba(X if fold is None else X @ fold)
+            Xt = X if fold is None else X @ fold
+            if n_ctx:
+                Xt = sp.hstack([Xt, self._context_block(contexts, X.shape[0])], format="csr")
+            return self.theme_clf_.predict_proba(Xt)
         z = np.asarray(X @ self._theme_linear[0]) + self._theme_linear[1]
+        if n_ctx and has_context(contexts):
+            z += np.asarray(self._context_block(contexts) @ self._theme_context_coef)
         return 1.0 / (1.0 + np.exp(-z))
 
     def predict(self, texts: Sequence[str], sections: Sequence[str] | None = None, evidence: bool = True,
-                kinds: Sequence[str] | None = None) -> Prediction:
+                kinds: Sequence[str] | None = None, contexts: Sequence[Context | None] | None = None) -> Prediction:
         """Type, themes and evidence of each sentence; ``kinds`` are segmentation's unit kinds
-        (a ``heading`` is furniture: neutral, no themes)."""
+        (a ``heading`` is furniture: neutral, no themes); ``contexts`` each sentence's neighbours
+        in its document (:func:`neighbour_texts`), read by the theme tagger; None for sentences
+        given alone."""
         self._check_fitted()
         if len(texts) == 0:
             return Prediction([], np.zeros(0), np.zeros((0, len(TYPES))), [], np.zeros((0, len(THEMES))), [])
@@ -496,7 +575,7 @@ class TaggerModel(BaseEstimator):
         furniture = np.fromiter((is_furniture(t, k) for t, k in zip(texts, ks)), dtype=bool, count=len(texts))
         proba[furniture] = np.eye(len(TYPES))[TYPES.index("neutral")]
         pred_idx = proba.argmax(axis=1)
-        theme_scores = self.theme_proba(X)
+        theme_scores = self.theme_proba(X, contexts)
         chosen = (theme_scores >= self.thresholds_) & ~furniture[:, None]
         # keep at most max_themes, highest scores first
         order = np.argsort(-theme_scores, axis=1)[:, : self.max_themes]

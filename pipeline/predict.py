@@ -28,7 +28,7 @@ from pipeline.config import Params, tracking_uri
 from pipeline.errors import UserError
 from pipeline.ingest import Document
 from pipeline.inputs import iter_documents, read_sentence_lines
-from pipeline.model import NotATaggerModel, Prediction, TaggerModel
+from pipeline.model import NotATaggerModel, Prediction, TaggerModel, neighbour_texts
 from pipeline.schema import SENTENCE_FIELDS, THEMES, TYPES, Sentence
 from pipeline.segment import segment
 
@@ -139,16 +139,19 @@ def score_fields(pred: Prediction, i: int) -> dict[str, Any]:
     }
 
 
-def tag_units(model: TaggerModel, units: Sequence[Sentence]) -> list[dict[str, Any]]:
-    """Output records of segmented units, in order."""
-    pred = model.predict([u.text for u in units], [u.section for u in units], kinds=[u.kind for u in units])
+def tag_units(model: TaggerModel, units: Sequence[Sentence], context: bool = True) -> list[dict[str, Any]]:
+    """Output records of segmented units, in order; with ``context`` the units are one document's,
+    in reading order, and the theme tagger reads each one's neighbours (:func:`neighbour_texts`)."""
+    texts, kinds = [u.text for u in units], [u.kind for u in units]
+    pred = model.predict(texts, [u.section for u in units], kinds=kinds,
+                         contexts=neighbour_texts(texts, kinds) if context else None)
     return [{**{f: getattr(u, f) for f in SENTENCE_FIELDS}, **score_fields(pred, i)} for i, u in enumerate(units)]
 
 
 def tag_sentences(model: TaggerModel, sentences: Sequence[str], report: str = "sentences") -> list[dict[str, Any]]:
     """Tag pre-cut sentences, in input order, with no section context."""
     units = [Sentence(report, i, 0, len(s), "", None, s.strip(), "sentence") for i, s in enumerate(sentences)]
-    return tag_units(model, units)
+    return tag_units(model, units, context=False)
 
 
 def tag_document(model: TaggerModel, doc: Document, params: Params) -> list[dict[str, Any]]:

@@ -21,18 +21,20 @@ from pipeline.config import Params, load_params
 from pipeline.errors import InputError, UserError
 from pipeline.ingest import ingest_limits, read_document
 from pipeline.inputs import expand_paths, unique_inputs
+from pipeline.model import neighbour_texts
 from pipeline.predict import load_model, score_fields
 from pipeline.schema import SENTENCE_COLUMNS, SENTENCE_FIELDS
 from pipeline.segment import segment
 
 _MODEL_CACHE: dict[tuple[str, str], Any] = {}
-# each segmentation row: the sentence's fields, then its report's title and an error ('' if none)
-ROW_FIELDS = (*SENTENCE_FIELDS, "title", "error")
+# each segmentation row: the sentence's fields, its neighbours' texts (the theme tagger's context),
+# then its report's title and an error ('' if none)
+ROW_FIELDS = (*SENTENCE_FIELDS, "prev", "next", "title", "error")
 
 
 def _error_row(message: str) -> tuple:
     blank = {str: "", int: 0, str | None: None, int | None: None}
-    return tuple(blank[c.type] for c in SENTENCE_COLUMNS) + ("", message)
+    return tuple(blank[c.type] for c in SENTENCE_COLUMNS) + ("", "", "", message)
 
 
 def _segment_file(path: str, params_file: str) -> list[tuple]:
@@ -45,7 +47,8 @@ def _segment_file(path: str, params_file: str) -> list[tuple]:
     except Exception as exc:  # a library failing on a malformed file
         return [_error_row(f"{path}: could not be read ({exc.__class__.__name__}); check the file.")]
     sents = segment(doc, p.segment.max_sentence_chars, p.segment.heading_max_words)
-    return [(*(getattr(s, f) for f in SENTENCE_FIELDS), doc.title, "") for s in sents]
+    contexts = neighbour_texts([s.text for s in sents], [s.kind for s in sents])
+    return [(*(getattr(s, f) for f in SENTENCE_FIELDS), *ctx, doc.title, "") for s, ctx in zip(sents, contexts)]
 
 
 def _model(params_file: str, model_uri: str):
@@ -55,9 +58,10 @@ def _model(params_file: str, model_uri: str):
     return _MODEL_CACHE[key]
 
 
-def _scores_json(model, texts: list[str], sections: list[str], kinds: list[str]) -> list[str]:
+def _scores_json(model, texts: list[str], sections: list[str], kinds: list[str],
+                 contexts: list[tuple[str, str]]) -> list[str]:
     """Model output for a batch, as JSON strings (the UDF's return column)."""
-    pred = model.predict(texts, sections, kinds=kinds)
+    pred = model.predict(texts, sections, kinds=kinds, contexts=contexts)
     return [json.dumps(score_fields(pred, i)) for i in range(len(texts))]
 
 
@@ -99,22 +103,24 @@ def tag_with_spark(paths: Iterable[str], params: Params, model_uri: str | None, 
     try:
         spark_type = {str: StringType(), int: IntegerType(), str | None: StringType(), int | None: IntegerType()}
         schema = StructType([StructField(c.name, spark_type[c.type]) for c in SENTENCE_COLUMNS]
-                            + [StructField("title", StringType()), StructField("error", StringType())])
+                            + [StructField(f, StringType()) for f in ("prev", "next", "title", "error")])
         rdd = spark.sparkContext.parallelize(files, max(1, min(len(files), 64))).flatMap(
             lambda f: _segment_file(f, params_file))
         df = spark.createDataFrame(rdd, schema)
 
-        def _score(text, section, kind):
+        def _score(text, section, kind, prev, nxt):
             model = _model(params_file, uri)
-            return pd.Series(_scores_json(model, text.tolist(), section.tolist(), kind.tolist()))
+            return pd.Series(_scores_json(model, text.tolist(), section.tolist(), kind.tolist(),
+                                          list(zip(prev.tolist(), nxt.tolist()))))
 
         # real classes, not the postponed string annotations of this module, for Spark's inference
-        _score.__annotations__ = {"text": pd.Series, "section": pd.Series, "kind": pd.Series, "return": pd.Series}
+        _score.__annotations__ = {"text": pd.Series, "section": pd.Series, "kind": pd.Series, "prev": pd.Series,
+                                  "nxt": pd.Series, "return": pd.Series}
         score = pandas_udf(_score, StringType())
 
         sents = df.filter(df.error == "")
         try:
-            scored = sents.withColumn("scores", score(sents.text, sents.section, sents.kind)).toPandas()
+            scored = sents.withColumn("scores", score(sents.text, sents.section, sents.kind, sents.prev, sents.next)).toPandas()
             bad = df.filter(df.error != "").select("error").toPandas()["error"]
         except Exception as exc:
             lines = [ln for ln in str(exc).splitlines() if "Error" in ln or "error" in ln]

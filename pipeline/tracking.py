@@ -50,6 +50,8 @@ from pipeline.train import Trained, learning_curve, train_and_evaluate
 from pipeline.train import run_search as search_on_dev
 
 PROMOTE_METRIC = "dev_type_macro_f1"
+# a tie on PROMOTE_METRIC (the same type classifier: a change to the themes alone) is broken by this
+TIEBREAK_METRIC = "dev_theme_micro_f1"
 
 
 def configure_tracking(params: Params) -> str:
@@ -162,14 +164,16 @@ def export_model(model: TaggerModel, card: dict, target: Path) -> Path:
     return target
 
 
-def _exported_metric(params: Params) -> float | None:
+def _exported_metrics(params: Params) -> tuple[float | None, float | None]:
+    """The exported champion's dev type macro-F1 and theme micro-F1 (None where unreadable)."""
     card = champion_dir(params) / CARD_FILE
     if not card.is_file():
-        return None
+        return None, None
     try:
-        return float(json.loads(card.read_text(encoding="utf-8"))["metrics"]["dev"]["type_macro_f1"])
-    except (KeyError, ValueError, json.JSONDecodeError):
-        return None
+        dev = json.loads(card.read_text(encoding="utf-8"))["metrics"]["dev"]
+        return float(dev["type_macro_f1"]), (float(dev["theme_micro_f1"]) if "theme_micro_f1" in dev else None)
+    except (KeyError, ValueError, TypeError, json.JSONDecodeError):
+        return None, None
 
 
 # --------------------------------------------------------------------------- #
@@ -187,11 +191,20 @@ def is_missing_alias(exc: BaseException) -> bool:
             and "alias" in msg and "not found" in msg)
 
 
+def beats(metric: float, tiebreak: float | None, previous: float | None, previous_tiebreak: float | None) -> bool:
+    """Does a model with these dev figures beat the champion's? No champion figure: yes; else a
+    higher PROMOTE_METRIC, or the same one and a higher TIEBREAK_METRIC."""
+    if previous is None or metric > previous:
+        return True
+    return metric == previous and None not in (tiebreak, previous_tiebreak) and tiebreak > previous_tiebreak
+
+
 def promote(client: MlflowClient, name: str, alias: str, version: str, dev_metric: float,
-            where: str) -> tuple[bool, float | None]:
+            where: str, dev_tiebreak: float | None = None) -> tuple[bool, float | None]:
     """Move ``name@alias`` to ``version`` if there is no champion yet or ``dev_metric`` beats its
-    PROMOTE_METRIC. Returns (promoted, the champion's metric). Any registry error other than a
-    missing alias raises a UserError and nothing is promoted."""
+    PROMOTE_METRIC (a tie: ``dev_tiebreak`` beats its TIEBREAK_METRIC). Returns (promoted, the
+    champion's metric). Any registry error other than a missing alias raises a UserError and
+    nothing is promoted."""
     def failed(step: str, exc: Exception) -> UserError:
         return UserError(f"MLflow registry at {where}: could not {step} ({exc.__class__.__name__}: {str(exc)[:200]}); "
                          f"version {version} of {name} was registered but nothing was promoted or exported — "
@@ -203,13 +216,14 @@ def promote(client: MlflowClient, name: str, alias: str, version: str, dev_metri
         if not is_missing_alias(exc):
             raise failed(f"read {name}@{alias}", exc)
         champ = None
-    previous = None
+    previous = previous_tiebreak = None
     if champ is not None:
         try:
-            previous = client.get_run(champ.run_id).data.metrics.get(PROMOTE_METRIC)
+            metrics = client.get_run(champ.run_id).data.metrics
         except Exception as exc:
             raise failed(f"read the run of {name}@{alias}", exc)
-    promoted = champ is None or previous is None or dev_metric > previous
+        previous, previous_tiebreak = metrics.get(PROMOTE_METRIC), metrics.get(TIEBREAK_METRIC)
+    promoted = champ is None or beats(dev_metric, dev_tiebreak, previous, previous_tiebreak)
     if promoted:
         try:
             client.set_registered_model_alias(name, alias, version)
@@ -288,10 +302,11 @@ def run_training(params: Params, register: bool = True, log: Callable[[str], Non
     if register:
         mv = mlflow.register_model(info.model_uri, name)
         version = str(mv.version)
-        promoted, previous = promote(MlflowClient(), name, params.tracking.alias, version, t.dev["type_macro_f1"], uri)
+        promoted, previous = promote(MlflowClient(), name, params.tracking.alias, version, t.dev["type_macro_f1"], uri,
+                                     t.dev["theme_micro_f1"])
     else:
-        previous = _exported_metric(params)
-        promoted = previous is None or t.dev["type_macro_f1"] > previous
+        previous, previous_tiebreak = _exported_metrics(params)
+        promoted = beats(t.dev["type_macro_f1"], t.dev["theme_micro_f1"], previous, previous_tiebreak)
     exported = None
     target = champion_dir(params)
     if promoted or not (target / MODEL_FILE).is_file():

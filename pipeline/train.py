@@ -14,6 +14,7 @@ Tracking, registry and export are :mod:`pipeline.tracking`'s.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -21,20 +22,21 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import yaml
 
 from pipeline.config import ModelParams, Params, load_params
-from pipeline.data import council_of, labels_path, read_metadata, read_split, read_written, split_path, weak_path
+from pipeline.data import (council_of, label_contexts, labels_path, read_metadata, read_split, read_written, split_path,
+                           weak_path)
 from pipeline.errors import UserError, atomic_write
 from pipeline.evaluate import eval_set_metrics, evaluate_rows, interval_metrics, without_sections
 from pipeline.label import LabelRow, read_labels
 
 # Models pickled before pipeline.model existed name these by this module
 # (pipeline.train.TaggerModel, pipeline.train.normalise_text); keep them resolvable here.
-from pipeline.model import Prediction, TaggerModel, normalise_text  # noqa: F401
+from pipeline.model import Context, Prediction, TaggerModel, normalise_text  # noqa: F401
 
 # params.yaml's model keys that choose the training data rather than shape the model
 DATA_KEYS = frozenset({"use_weak_labels", "weak_label_weight", "weak_min_confidence", "use_written", "written_weight"})
@@ -51,6 +53,8 @@ class Dataset:
     weak: list[tuple[str, str, str]]  # (text, section, type) of weak-labelled train-council sentences
     hashes: dict[str, str]
     written: list[LabelRow] = field(default_factory=list)  # sentences written from the codebook (train only)
+    # sentence id -> its neighbours in its report (dataset_contexts), for the theme tagger's context block
+    contexts: Mapping[str, Context] = field(default_factory=dict)
 
 
 def _hash_rows(rows: Sequence[LabelRow]) -> str:
@@ -84,7 +88,13 @@ def load_dataset(params: Params) -> Dataset:
     written = read_written(params) if params.model.use_written else []
     hashes = {k: _hash_rows(v) for k, v in parts.items()}
     hashes["written"] = _hash_rows(written)
-    return Dataset(parts["train"], parts["dev"], parts["test"], weak, hashes, written)
+    ds = Dataset(parts["train"], parts["dev"], parts["test"], weak, hashes, written)
+    return dataclasses.replace(ds, contexts=dataset_contexts(params, ds)) if params.model.theme_context_weight else ds
+
+
+def dataset_contexts(params: Params, ds: Dataset) -> Mapping[str, Context]:
+    """Each labelled sentence's neighbours in its report (:func:`pipeline.data.label_contexts`)."""
+    return label_contexts(params, {r.report for rows in (ds.train, ds.dev, ds.test) for r in rows})
 
 
 # --------------------------------------------------------------------------- #
@@ -97,12 +107,14 @@ def new_model(mp: ModelParams) -> TaggerModel:
 
 def fit_model(train: Sequence[LabelRow], dev: Sequence[LabelRow], mp: ModelParams,
               extra: Sequence[tuple[str, str, str]] = (), written: Sequence[LabelRow] = (),
-              skip_themes: bool = False) -> TaggerModel:
+              skip_themes: bool = False, contexts: Mapping[str, Context] | None = None) -> TaggerModel:
     """Fit the tagger on hand-labelled ``train`` rows and ``written`` sentences (weighted
     ``written_weight``), plus weak ``extra`` (text, section, type) rows for the type classifier
     (weighted ``weak_label_weight``), tuning theme thresholds on ``dev``; ``skip_themes``: the
-    vectoriser and type classifier alone (see ``TaggerModel.fit``)."""
+    vectoriser and type classifier alone (see ``TaggerModel.fit``); ``contexts``: sentence id ->
+    neighbours (``Dataset.contexts``) for the rows that have them (written sentences have none)."""
     rows = list(train) + list(written)
+    ctx = contexts or {}
     return new_model(mp).fit(
         [r.text for r in rows] + [e[0] for e in extra],
         [r.type for r in rows] + [e[2] for e in extra],
@@ -110,7 +122,8 @@ def fit_model(train: Sequence[LabelRow], dev: Sequence[LabelRow], mp: ModelParam
         [r.section for r in rows] + [e[1] for e in extra],
         sample_weight=[1.0] * len(train) + [mp.written_weight] * len(written) + [mp.weak_label_weight] * len(extra),
         dev_texts=[r.text for r in dev], dev_themes=[r.themes for r in dev], dev_sections=[r.section for r in dev],
-        skip_themes=skip_themes,
+        skip_themes=skip_themes, contexts=[ctx.get(r.id) for r in train] + [None] * len(written),
+        dev_contexts=[ctx.get(r.id) for r in dev],
     )
 
 
@@ -129,10 +142,10 @@ class Trained:
 
 
 def score_splits(model: TaggerModel, ds: Dataset, params: Params) -> tuple[dict, dict, Prediction, Prediction]:
-    """Dev and test figures: with sections (as in a report), without them (``nosec_``: as
-    ``predict --sentences``), and the test split's bootstrap intervals (both ways)."""
-    dev, dev_pred = evaluate_rows(model, ds.dev)
-    test, test_pred = evaluate_rows(model, ds.test)
+    """Dev and test figures: with sections and neighbours (as in a report), without them (``nosec_``:
+    as ``predict --sentences``), and the test split's bootstrap intervals (both ways)."""
+    dev, dev_pred = evaluate_rows(model, ds.dev, ds.contexts)
+    test, test_pred = evaluate_rows(model, ds.test, ds.contexts)
     ev = params.evaluation
     test.update(interval_metrics(ds.test, test_pred, ev.bootstrap_samples, ev.bootstrap_seed))
     for figures, rows, intervals in ((dev, ds.dev, False), (test, ds.test, True)):
@@ -147,7 +160,7 @@ def score_splits(model: TaggerModel, ds: Dataset, params: Params) -> tuple[dict,
 def train_and_evaluate(params: Params) -> Trained:
     ds = load_dataset(params)
     t0 = time.perf_counter()
-    model = fit_model(ds.train, ds.dev, params.model, extra=ds.weak, written=ds.written)
+    model = fit_model(ds.train, ds.dev, params.model, extra=ds.weak, written=ds.written, contexts=ds.contexts)
     seconds = time.perf_counter() - t0
     dev, test, dev_pred, test_pred = score_splits(model, ds, params)
     behaviour = eval_set_metrics(model, params.paths.eval_sets)
@@ -163,8 +176,8 @@ def learning_curve(params: Params, log: Callable[[str], None] = print) -> list[d
     rows = []
     for frac in params.evaluation.learning_curve:
         sub = [ds.train[i] for i in sorted(order[: max(1, round(frac * len(ds.train)))])]
-        model = fit_model(sub, ds.dev, params.model, extra=ds.weak, written=ds.written)
-        dev, _ = evaluate_rows(model, ds.dev)
+        model = fit_model(sub, ds.dev, params.model, extra=ds.weak, written=ds.written, contexts=ds.contexts)
+        dev, _ = evaluate_rows(model, ds.dev, ds.contexts)
         bare, _ = evaluate_rows(model, without_sections(ds.dev))
         row = {"fraction": frac, "train_n": float(len(sub)), "dev_type_macro_f1": dev["type_macro_f1"],
                "dev_nosec_type_macro_f1": bare["type_macro_f1"], "dev_theme_micro_f1": dev["theme_micro_f1"]}
@@ -202,8 +215,8 @@ def run_search(params: Params, write_params: bool = False, log: Callable[[str], 
     ds = load_dataset(params)
     rows = []
     for setting, mp in search_grid(params.model):
-        model = fit_model(ds.train, ds.dev, mp, extra=ds.weak, written=ds.written)
-        dev, _ = evaluate_rows(model, ds.dev)
+        model = fit_model(ds.train, ds.dev, mp, extra=ds.weak, written=ds.written, contexts=ds.contexts)
+        dev, _ = evaluate_rows(model, ds.dev, ds.contexts)
         if each is not None:
             each(setting, dev)
         row = {**setting, "dev_type_macro_f1": dev["type_macro_f1"], "dev_theme_micro_f1": dev["theme_micro_f1"]}

@@ -76,16 +76,17 @@ def main() -> None:
     for k, (fit_idx, held_idx) in enumerate(GroupKFold(args.folds).split(train, groups=groups)):
         t0 = time.time()
         model = fit_model([train[i] for i in fit_idx], ds.dev if args.themes else [], mp, written=written,
-                          skip_themes=not args.themes)
+                          skip_themes=not args.themes, contexts=ds.contexts)
         vec, clf = model.vectorizer_, model.type_clf_
         held = [train[i] for i in held_idx]
         texts, gold = [r.text for r in held], [r.type for r in held]
         gold_themes = theme_matrix([r.themes for r in held]) if args.themes else None
         types, themes = [], []
-        for sections in ([r.section for r in held], None):  # in context, then alone
+        for sections in ([r.section for r in held], None):  # in context (section, neighbours), then alone
             types.append(f1_score(gold, clf.predict(vec.transform(_features_input(texts, sections))), average="macro"))
             if args.themes:
-                pred = model.predict(texts, sections, evidence=False)
+                ctx = [ds.contexts.get(r.id) for r in held] if sections is not None and ds.contexts else None
+                pred = model.predict(texts, sections, evidence=False, contexts=ctx)
                 themes.append(f1_score(gold_themes, theme_matrix(pred.themes), average="micro"))
                 if args.save_oof and sections is not None:  # the in-context scores are the ones kept
                     oof_th[held_idx], oof_thr[held_idx] = pred.theme_scores, model.thresholds_

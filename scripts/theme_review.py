@@ -169,7 +169,8 @@ def score(uri: str | None) -> None:
     from pipeline.train import load_dataset
 
     params = default_params()
-    dev = {r.id: r for r in load_dataset(params).dev}
+    ds = load_dataset(params)
+    dev = {r.id: r for r in ds.dev}
     a = read_decision_files(HAND, "devreread_a_*.csv")
     b = read_decision_files(HAND, "devreread_b_*.csv")
     ids = sorted(i for i in a if i in b and i in dev)
@@ -181,8 +182,9 @@ def score(uri: str | None) -> None:
     def matrix(themes: list) -> list[list[bool]]:
         return [[t in th for t in THEMES] for th in themes]
 
-    for name, sections in (("in context", [dev[i].section for i in ids]), ("alone", None)):
-        pred = model.predict([dev[i].text for i in ids], sections, evidence=False)
+    in_context = ([dev[i].section for i in ids], [ds.contexts.get(i) for i in ids] if ds.contexts else None)
+    for name, (sections, contexts) in (("in context", in_context), ("alone", (None, None))):
+        pred = model.predict([dev[i].text for i in ids], sections, evidence=False, contexts=contexts)
         for g, labels in gold.items():
             themes = f1_score(matrix([labels[i][1] for i in ids]), matrix(pred.themes), average="micro")
             types = f1_score([labels[i][0] for i in ids], pred.types, average="macro")

@@ -124,7 +124,7 @@ def test_fit_returns_self_and_fitted_attributes_end_in_underscore():
     assert m.fit(texts, types, themes, sections) is m
     check_is_fitted(m)
     public_new = {k for k in set(vars(m)) - before if not k.startswith("_")}
-    assert public_new == {"vectorizer_", "type_clf_", "theme_clf_", "theme_fold_", "thresholds_"}
+    assert public_new == {"vectorizer_", "type_clf_", "theme_clf_", "theme_fold_", "context_map_", "thresholds_"}
     assert all(k.endswith("_") for k in public_new)
     assert m.get_params() == _unfitted().get_params()  # fit leaves the parameters alone
     fitted_clone = clone(m)
@@ -157,3 +157,50 @@ def test_pickles_without_derived_arrays(tiny_model):
     assert not any(k.startswith("_") for k in state)
     again = pickle.loads(pickle.dumps(tiny_model))
     assert np.array_equal(again._type_coef, tiny_model._type_coef)
+
+
+def test_neighbour_texts_are_the_nearest_sentences_around_a_unit_headings_skipped(params):
+    """On a real report: a sentence's context is the sentence before and after it in reading order,
+    never a heading or judgement row, and nothing past either end of the report."""
+    from pipeline.ingest import read_document
+    from pipeline.model import neighbour_texts
+    from pipeline.segment import segment
+
+    doc = read_document(params.paths.corpus_text / "barnsley_2014-08-08.txt", params.ingest.max_file_mb)
+    units = segment(doc, params.segment.max_sentence_chars, params.segment.heading_max_words)
+    texts, kinds = [u.text for u in units], [u.kind for u in units]
+    ctx = neighbour_texts(texts, kinds)
+    assert len(ctx) == len(units)
+    sentences = [i for i, (t, k) in enumerate(zip(texts, kinds)) if not is_furniture(t, k)]
+    assert len(sentences) > 200 and len(sentences) < len(units)  # the report has headings to skip
+    assert ctx[sentences[0]][0] == "" and ctx[sentences[-1]][1] == ""
+    for a, b, c in zip(sentences, sentences[1:], sentences[2:]):
+        assert ctx[b] == (texts[a], texts[c])
+    heading = next(i for i in range(sentences[0] + 1, len(units)) if i not in set(sentences))
+    before = max(i for i in sentences if i < heading)
+    after = min(i for i in sentences if i > heading)
+    assert ctx[heading] == (texts[before], texts[after])  # a heading is tagged neutral anyway; its neighbours are sentences
+    assert ctx[after][0] == texts[before]  # the heading between them is skipped
+
+
+def test_the_theme_tagger_reads_a_sentence_s_neighbours_only_when_it_has_them():
+    """The same words ("This is not yet consistent across teams.") take the theme of what the
+    sentence before them is about; given alone they lean to no theme in particular."""
+    from pipeline.label import LabelRow
+    from tests.conftest import SUBJECTS
+
+    target = "This is not yet consistent across teams."
+    rows = synthetic_rows(0) + [LabelRow(f"ctx-{t}", "synthetic", "", target, "weakness", (t,), "test") for t in SUBJECTS]
+    contexts = {f"ctx-{t}": (f"Inspectors examined {s}.", "") for t, s in SUBJECTS.items()}
+    m = fit_model(rows, synthetic_rows(1), default_params().model, contexts=contexts)
+    alone = m.predict([target]).theme_scores[0]
+    for theme, subject in SUBJECTS.items():
+        scores = m.predict([target], contexts=[(f"Inspectors examined {subject}.", "")]).theme_scores[0]
+        assert THEMES[int(np.argmax(scores))] == theme
+        assert scores[THEMES.index(theme)] > alone[THEMES.index(theme)]
+    assert np.allclose(m.predict([target], contexts=[("", "")]).theme_scores, m.predict([target]).theme_scores)
+    off = fit_model(rows, synthetic_rows(1), default_params().model.model_copy(update={"theme_context_weight": 0.0}),
+                    contexts=contexts)
+    assert off.context_map_ is None
+    with_ctx = off.predict([target], contexts=[("Inspectors examined the early help offer.", "")])
+    assert np.array_equal(with_ctx.theme_scores, off.predict([target]).theme_scores)

@@ -10,15 +10,17 @@ from mlflow.exceptions import MlflowException, RestException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 
 from pipeline.errors import UserError
-from pipeline.tracking import PROMOTE_METRIC, is_missing_alias, promote
+from pipeline.tracking import PROMOTE_METRIC, TIEBREAK_METRIC, beats, is_missing_alias, promote
 
 
 class FakeClient:
     """The three registry calls promote() makes; ``alias_error`` is what reading the alias raises."""
 
-    def __init__(self, alias_error: Exception | None = None, champion_metric: float | None = 0.8):
+    def __init__(self, alias_error: Exception | None = None, champion_metric: float | None = 0.8,
+                 champion_tiebreak: float | None = None):
         self.alias_error = alias_error
         self.champion_metric = champion_metric
+        self.champion_tiebreak = champion_tiebreak
         self.moved: list[tuple[str, str, str]] = []
 
     def get_model_version_by_alias(self, name, alias):
@@ -27,7 +29,10 @@ class FakeClient:
         return SimpleNamespace(run_id="r1", version="1")
 
     def get_run(self, run_id):
-        return SimpleNamespace(data=SimpleNamespace(metrics={PROMOTE_METRIC: self.champion_metric}))
+        metrics = {PROMOTE_METRIC: self.champion_metric}
+        if self.champion_tiebreak is not None:
+            metrics[TIEBREAK_METRIC] = self.champion_tiebreak
+        return SimpleNamespace(data=SimpleNamespace(metrics=metrics))
 
     def set_registered_model_alias(self, name, alias, version):
         self.moved.append((name, alias, version))
@@ -60,6 +65,17 @@ def test_a_better_model_promotes_and_a_worse_one_does_not():
     assert promote(better, "m", "champion", "2", 0.81, "u") == (True, 0.8) and better.moved
     worse = FakeClient(champion_metric=0.8)
     assert promote(worse, "m", "champion", "2", 0.8, "u") == (False, 0.8) and not worse.moved
+
+
+def test_a_tie_on_the_type_figure_goes_to_the_better_theme_figure():
+    """A change to the theme tagger alone leaves the type classifier, and its dev figure, as they were."""
+    better = FakeClient(champion_metric=0.8, champion_tiebreak=0.80)
+    assert promote(better, "m", "champion", "2", 0.8, "u", 0.83) == (True, 0.8) and better.moved
+    worse = FakeClient(champion_metric=0.8, champion_tiebreak=0.80)
+    assert promote(worse, "m", "champion", "2", 0.8, "u", 0.79) == (False, 0.8) and not worse.moved
+    older = FakeClient(champion_metric=0.8)  # a champion logged without the theme figure
+    assert promote(older, "m", "champion", "2", 0.8, "u", 0.9) == (False, 0.8) and not older.moved
+    assert beats(0.81, 0.5, 0.8, 0.9) and not beats(0.79, 0.99, 0.8, 0.5) and beats(0.8, 0.5, None, None)
 
 
 @pytest.mark.parametrize("error", [CONNECTION, ConnectionError("connection refused"), OSError("network unreachable")])

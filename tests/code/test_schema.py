@@ -86,7 +86,7 @@ def test_the_api_and_spark_schemas_are_generated_from_the_record():
 
     assert list(Record.model_fields) == [c.name for c in RECORD]
     Record(**_record())  # a record validates
-    assert ROW_FIELDS == (*SENTENCE_FIELDS, "title", "error")
+    assert ROW_FIELDS == (*SENTENCE_FIELDS, "prev", "next", "title", "error")
     assert len(_error_row("bad")) == len(ROW_FIELDS) and _error_row("bad")[-1] == "bad"
 
 

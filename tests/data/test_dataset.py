@@ -205,3 +205,20 @@ def test_written_sentences_agree_with_their_second_reading(params):
                 assert r["type"] == second[(name, r["text"])], f"{name}: {r['text']!r} read differently; remove it"
                 checked += 1
     assert checked >= 20000
+
+
+def test_labelled_sentences_get_their_neighbours_in_their_report(params):
+    """The theme tagger is fitted on each labelled sentence with the sentences around it in its
+    report (or seed article), as `predict` segments that report."""
+    from pipeline.data import label_contexts
+
+    reports = {"barnsley_2014-08-08", "seed_001_2e0fc96518f4de0a"}
+    rows = [r for r in read_labels(labels_path(params)) if r.report in reports]
+    ctx = label_contexts(params, reports, progress=False)
+    assert {r.report for r in rows} == reports and len(rows) > 500
+    assert sum(r.id in ctx for r in rows) >= 0.99 * len(rows)
+    with_text = [ctx[r.id] for r in rows if r.id in ctx]
+    assert sum(bool(p) for p, _ in with_text) >= 0.95 * len(with_text)
+    assert sum(bool(n) for _, n in with_text) >= 0.95 * len(with_text)
+    texts = {r.text for r in rows}
+    assert sum(p in texts for p, _ in with_text if p) >= 0.9 * len(with_text)  # neighbours are labelled sentences too

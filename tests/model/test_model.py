@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from pipeline.predict import tag_sentences
 from pipeline.model import MARK_PREFIXES, is_furniture
@@ -189,6 +190,24 @@ def test_fast_path_equals_sklearn(model, trained):
     # the themes read the clause marks folded onto their plain words (pipeline.model.topic_fold)
     assert model.theme_fold_ is not None
     assert np.allclose(model.theme_proba(X), model.theme_clf_.predict_proba(X @ model.theme_fold_), atol=1e-5)
+    # in a report they also read the neighbours' plain words (pipeline.model.context_map)
+    ctx = [ds.contexts.get(r.id) for r in ds.test]
+    Xt = sp.hstack([X @ model.theme_fold_, model._context_block(ctx)], format="csr")
+    assert np.allclose(model.theme_proba(X, ctx), model.theme_clf_.predict_proba(Xt), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_neighbours_give_report_sentences_better_themes(model, trained):
+    """On the dev councils' reports (never trained on), the theme tagger reading each sentence's
+    neighbours beats the same model reading the sentence alone, each with its section."""
+    from pipeline.evaluate import evaluate_rows
+    from pipeline.train import load_dataset
+
+    ds = load_dataset(trained["params"])
+    with_ctx, _ = evaluate_rows(model, ds.dev, ds.contexts)
+    without, _ = evaluate_rows(model, ds.dev)
+    assert with_ctx["theme_micro_f1"] >= without["theme_micro_f1"] + 0.02
+    assert with_ctx["type_macro_f1"] == without["type_macro_f1"]  # the type reads the sentence alone
 
 
 def test_search_writes_best_params_back_keeping_comments(tmp_path):
