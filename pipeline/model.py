@@ -414,13 +414,13 @@ class TaggerModel(BaseEstimator):
         self.context_map_ = context_map(names, self.theme_fold_) if self.theme_context_weight else None
         if self.context_map_ is not None:
             ctx = [contexts[i] if contexts is not None else None for i in hand] + [None] * len(blank)
-            Xt = sp.hstack([Xt, self._context_block(ctx)], format="csr")
+            Xt = sp.hstack([Xt, self._context_block(ctx, texts=[texts[i] for i in hand], X=X)], format="csr")
         self.theme_clf_ = OneVsRestClassifier(self._new_logreg(self.theme_logreg, self.theme_word_scale, n_text),
                                               n_jobs=self.n_jobs).fit(Xt, Y)
         self.thresholds_ = np.full(len(THEMES), self.theme_default_threshold)
         self._prepare()
         if dev_texts is not None and len(dev_texts):
-            scores = self.theme_proba(self.transform(dev_texts, dev_sections), dev_contexts)
+            scores = self.theme_proba(self.transform(dev_texts, dev_sections), dev_contexts, dev_texts)
             self.thresholds_ = tune_thresholds(scores, theme_matrix(dev_themes), self.theme_threshold_grid,
                                                self.theme_default_threshold)
         return self
@@ -481,18 +481,30 @@ class TaggerModel(BaseEstimator):
         cmap = getattr(self, "context_map_", None)  # models before the context block have none
         return 0 if cmap is None else 2 * cmap.shape[1]
 
-    def _context_block(self, contexts: Sequence[Context | None] | None, n: int | None = None) -> sp.csr_matrix:
+    def _context_block(self, contexts: Sequence[Context | None] | None, n: int | None = None,
+                       texts: Sequence[str] = (), X=None) -> sp.csr_matrix:
         """The theme tagger's context columns: the previous sentence's plain words, then the next
         one's (TF-IDF through :func:`context_map`), times ``theme_context_weight``; zeros for a
-        sentence without context."""
+        sentence without context. A neighbour that is one of ``texts`` (rows of the already
+        vectorised ``X``: in a document, every neighbour) takes its row from ``X`` instead of
+        being vectorised again; each other distinct neighbour is vectorised once."""
         n = len(contexts) if contexts is not None else int(n or 0)
         k = self.context_map_.shape[1]
         if not has_context(contexts):
             return sp.csr_matrix((n, 2 * k), dtype=np.float32)
-        prev, nxt = zip(*[c or NO_CONTEXT for c in contexts])
-        vec, w = self.vectorizer_.named_transformers_["text"], np.float32(self.theme_context_weight)
-        return sp.hstack([vec.transform(list(prev)) @ self.context_map_ * w,
-                          vec.transform(list(nxt)) @ self.context_map_ * w], format="csr")
+        vec = self.vectorizer_.named_transformers_["text"]
+        n_text = len(vec.vocabulary_)
+        known = {t: i for i, t in enumerate(texts)} if X is not None else {}
+        pairs = [c or NO_CONTEXT for c in contexts]
+        others = list(dict.fromkeys(t for c in pairs for t in c if t and t not in known))
+        first = len(texts) if X is not None else 0  # others' rows follow X's
+        at = {t: first + i for i, t in enumerate(others)}
+        blank = first + len(others)
+        parts = ([sp.csr_matrix(X)[: len(texts), :n_text]] if X is not None else []) + \
+            ([vec.transform(others)] if others else []) + [sp.csr_matrix((1, n_text), dtype=np.float32)]
+        rows = sp.vstack(parts, format="csr") @ self.context_map_ * np.float32(self.theme_context_weight)
+        where = [[known.get(t, at.get(t, blank)) if t else blank for t in side] for side in zip(*pairs)]
+        return sp.hstack([rows[where[0]], rows[where[1]]], format="csr")
 
     def _base_type_estimator(self):
         clf = self.type_clf_
@@ -546,18 +558,21 @@ class TaggerModel(BaseEstimator):
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def theme_proba(self, X, contexts: Sequence[Context | None] | None = None) -> np.ndarray:
-        """Per-theme probabilities, columns in THEMES order; ``contexts`` as in :meth:`predict`."""
+    def theme_proba(self, X, contexts: Sequence[Context | None] | None = None, texts: Sequence[str] = ()) -> np.ndarray:
+        """Per-theme probabilities, columns in THEMES order; ``contexts`` as in :meth:`predict`
+        (``texts``: the sentences ``X`` was made from, whose rows neighbours may reuse)."""
         n_ctx = self._n_context_columns()
         if self._theme_linear is None:
             fold = getattr(self, "theme_fold_", None)
             Xt = X if fold is None else X @ fold
             if n_ctx:
-                Xt = sp.hstack([Xt, self._context_block(contexts, X.shape[0])], format="csr")
+                Xt = sp.hstack([Xt, self._context_block(contexts, X.shape[0], texts, X if len(texts) else None)],
+                               format="csr")
             return self.theme_clf_.predict_proba(Xt)
         z = np.asarray(X @ self._theme_linear[0]) + self._theme_linear[1]
         if n_ctx and has_context(contexts):
-            z += np.asarray(self._context_block(contexts) @ self._theme_context_coef)
+            z += np.asarray(self._context_block(contexts, texts=texts, X=X if len(texts) else None)
+                            @ self._theme_context_coef)
         return 1.0 / (1.0 + np.exp(-z))
 
     def predict(self, texts: Sequence[str], sections: Sequence[str] | None = None, evidence: bool = True,
@@ -575,7 +590,7 @@ class TaggerModel(BaseEstimator):
         furniture = np.fromiter((is_furniture(t, k) for t, k in zip(texts, ks)), dtype=bool, count=len(texts))
         proba[furniture] = np.eye(len(TYPES))[TYPES.index("neutral")]
         pred_idx = proba.argmax(axis=1)
-        theme_scores = self.theme_proba(X, contexts)
+        theme_scores = self.theme_proba(X, contexts, texts)
         chosen = (theme_scores >= self.thresholds_) & ~furniture[:, None]
         # keep at most max_themes, highest scores first
         order = np.argsort(-theme_scores, axis=1)[:, : self.max_themes]

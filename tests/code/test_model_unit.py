@@ -199,6 +199,14 @@ def test_the_theme_tagger_reads_a_sentence_s_neighbours_only_when_it_has_them():
         assert THEMES[int(np.argmax(scores))] == theme
         assert scores[THEMES.index(theme)] > alone[THEMES.index(theme)]
     assert np.allclose(m.predict([target], contexts=[("", "")]).theme_scores, m.predict([target]).theme_scores)
+    # in a document the neighbours are sentences of the same batch: their rows are reused, same scores
+    from pipeline.model import neighbour_texts
+
+    doc = ["Inspectors examined the early help offer.", target, "Ensure that supervision by managers improves."]
+    ctx = neighbour_texts(doc)
+    X = m.transform(doc)
+    assert np.array_equal(m.theme_proba(X, ctx, doc), m.theme_proba(X, ctx))
+    assert THEMES[int(np.argmax(m.predict(doc, contexts=ctx).theme_scores[1]))] == "early_help"
     off = fit_model(rows, synthetic_rows(1), default_params().model.model_copy(update={"theme_context_weight": 0.0}),
                     contexts=contexts)
     assert off.context_map_ is None
