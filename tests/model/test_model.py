@@ -79,7 +79,8 @@ def test_probabilities_and_evidence(model):
 def test_quality_floor_on_our_test_split(trained):
     """Regression floors a little under the committed model's figures (training is deterministic):
     test type macro-F1 0.913, sentences alone 0.894 (classes 0.926 / 0.910 / 0.883 / 0.858; 95% interval
-    0.880-0.907), theme micro-F1 0.817 (0.810 alone, interval 0.801-0.819), run 1c5fb22f."""
+    0.880-0.907), theme micro-F1 in a report (sections and neighbours) 0.841 (interval 0.832-0.850),
+    0.811 alone (interval 0.802-0.821), run 1d47a285."""
     test = trained["result"].test
     classes = ("strength", "weakness", "recommendation", "neutral")
     assert test["type_macro_f1"] >= 0.90 and test["type_macro_f1_ci_low"] >= 0.89
@@ -87,7 +88,8 @@ def test_quality_floor_on_our_test_split(trained):
     assert test["nosec_type_macro_f1"] >= 0.888  # sentences given alone, as predict --sentences
     assert test["nosec_type_macro_f1_ci_low"] >= 0.875 and test["nosec_theme_micro_f1_ci_low"] >= 0.795
     assert min(test[f"nosec_type_{t}_f1"] for t in classes) >= 0.85
-    assert test["theme_micro_f1"] >= 0.815 and test["nosec_theme_micro_f1"] >= 0.805
+    assert test["theme_micro_f1"] >= 0.83 and test["theme_micro_f1_ci_low"] >= 0.82
+    assert test["nosec_theme_micro_f1"] >= 0.805
     assert test["type_ece"] < 0.05
 
 
