@@ -30,8 +30,9 @@ def seeds(params: Params) -> list[Path]:
     return files
 
 
-def write_params(tmp: Path, serve: dict | None = None, ingest: dict | None = None, **paths: Path) -> Path:
-    """A copy of params.yaml with absolute paths, some pointed into ``tmp``, and serve overrides."""
+def write_params(tmp: Path, serve: dict | None = None, ingest: dict | None = None, model: dict | None = None,
+                 **paths: Path) -> Path:
+    """A copy of params.yaml with absolute paths, some pointed into ``tmp``, and serve/ingest/model overrides."""
     import yaml
 
     base = default_params()
@@ -40,15 +41,23 @@ def write_params(tmp: Path, serve: dict | None = None, ingest: dict | None = Non
     raw["paths"].update({k: str(v) for k, v in paths.items()})
     raw["serve"].update(serve or {})
     raw["ingest"].update(ingest or {})
+    raw["model"].update(model or {})
     out = tmp / "params.yaml"
     out.write_text(yaml.safe_dump(raw), encoding="utf-8")
     return out
 
 
+# model overrides for tests of the training mechanics: no neighbours for the theme tagger, which would
+# segment the ~400 reports small_data's rows come from (about 14 s in each training process); the
+# session's ``trained`` model and tests/model exercise the neighbours
+MECHANICS_MODEL = {"theme_context_weight": 0.0}
+
+
 def small_data(tmp: Path, train_rows: int = 6000, held_out_rows: int = 1000) -> Path:
     """A data/ directory with a fixed sample of the hand labels (every split represented) and the
     council split: for tests of the training *mechanics* (CLI, registry, tracking server), which
-    need a real model but not one fitted on every label."""
+    need a real model but not one fitted on every label (write their params with
+    ``model=MECHANICS_MODEL``)."""
     import csv
     import shutil
 

@@ -163,10 +163,10 @@ def test_evaluate_a_labelled_file(tmp_path, trained):
 
 
 def test_train_cli_registers_and_reports(tmp_path):
-    from tests.conftest import small_data, write_params
+    from tests.conftest import MECHANICS_MODEL, small_data, write_params
 
     pf = write_params(tmp_path, models=tmp_path / "models", mlflow_db=tmp_path / "m.db", mlflow_artifacts=tmp_path / "art",
-                      data=small_data(tmp_path))
+                      data=small_data(tmp_path), model=MECHANICS_MODEL)
     r = run("train", params=pf)
     assert r.returncode == 0, r.stderr
     assert "registered ofsted-tagger version 1: promoted to @champion" in r.stdout

@@ -53,9 +53,10 @@ def mlflow_server(tmp_path):
 def test_train_logs_and_registers_on_a_tracking_server(tmp_path, mlflow_server):
     from mlflow import MlflowClient
 
-    from tests.conftest import small_data, write_params
+    from tests.conftest import MECHANICS_MODEL, small_data, write_params
 
-    pf = write_params(tmp_path, models=tmp_path / "models", mlflow_db=tmp_path / "unused.db", data=small_data(tmp_path))
+    pf = write_params(tmp_path, models=tmp_path / "models", mlflow_db=tmp_path / "unused.db", data=small_data(tmp_path),
+                      model=MECHANICS_MODEL)
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server}
     r = subprocess.run([sys.executable, "-m", "pipeline", "--params", str(pf), "train"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=600)

@@ -191,7 +191,9 @@ def test_fast_path_equals_sklearn(model, trained):
     assert np.allclose(model.type_proba(X), model.type_clf_.predict_proba(X)[:, model._type_order], atol=1e-5)
     # the themes read the clause marks folded onto their plain words (pipeline.model.topic_fold)
     assert model.theme_fold_ is not None
-    assert np.allclose(model.theme_proba(X), model.theme_clf_.predict_proba(X @ model.theme_fold_), atol=1e-5)
+    blank = model._context_block(None, X.shape[0])  # a sentence alone: no neighbours
+    assert np.allclose(model.theme_proba(X), model.theme_clf_.predict_proba(sp.hstack([X @ model.theme_fold_, blank])),
+                       atol=1e-5)
     # in a report they also read the neighbours' plain words (pipeline.model.context_map)
     ctx = [ds.contexts.get(r.id) for r in ds.test]
     Xt = sp.hstack([X @ model.theme_fold_, model._context_block(ctx)], format="csr")
