@@ -104,6 +104,7 @@ class ModelParams(_Frozen):
     scope_marks: bool
     position_marks: bool
     adverb_stems: bool
+    no_longer_reverses: bool = False
     type_word_scale: float = Field(default=0.0, ge=0, le=2)
     theme_word_scale: float = Field(default=0.0, ge=0, le=2)
     theme_context_weight: float = Field(default=0.0, ge=0, le=5)

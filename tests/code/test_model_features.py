@@ -11,7 +11,7 @@ import pytest
 from pipeline.config import default_params
 from pipeline.data import read_written
 from pipeline.evaluate import bootstrap_ci, eval_set_metrics, type_macro_f1
-from pipeline.model import is_evidence_term, is_furniture, mark_scopes
+from pipeline.model import is_evidence_term, is_furniture, mark_scopes, topic_fold
 
 
 def test_negation_scope_marks_the_words_a_negator_reaches():
@@ -20,6 +20,22 @@ def test_negation_scope_marks_the_words_a_negator_reaches():
     assert "neg_leave" not in marked  # the clause break ("that") ends the scope
     assert "neg_" not in mark_scopes("Failures are widespread and serious.")
     assert "neg_always" in mark_scopes("Supervision doesn't always address practice.")
+
+
+def test_no_longer_reverses_the_words_it_reaches():
+    backlog = "The designated officer no longer has a backlog of allegations awaiting review."
+    plain = mark_scopes(backlog).split()
+    assert "backlog" in plain and "neg_backlog" in plain  # without reversal: plain words and negation marks
+    rev = mark_scopes(backlog, reversal=True).split()
+    assert "backlog" not in rev and "rev_backlog" in rev and "neg_backlog" in rev
+    assert rev[:5] == ["the", "designated", "officer", "no", "review"]  # beyond the scope, plain again
+    after = mark_scopes("Children no longer wait; plans are reviewed regularly.", reversal=True).split()
+    assert "reviewed" in after and "rev_wait" in after  # punctuation ends the reach
+    assert mark_scopes("Plans are longer than they were.", reversal=True) == mark_scopes("Plans are longer than they were.")
+    # the themes read a reversed word as its plain word, the type does not
+    names = np.array(["text__allegations", "text__rev_allegations", "text__neg_allegations", "text__rev_backlog"])
+    fold = topic_fold(names).toarray()
+    assert fold[1, 0] == 1 and fold[2].sum() == 0 and fold[3].sum() == 0
 
 
 def test_concession_and_contrast_clauses_are_marked_and_only_the_deciding_clause_stays_plain():

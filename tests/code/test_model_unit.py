@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
@@ -124,12 +125,35 @@ def test_fit_returns_self_and_fitted_attributes_end_in_underscore():
     assert m.fit(texts, types, themes, sections) is m
     check_is_fitted(m)
     public_new = {k for k in set(vars(m)) - before if not k.startswith("_")}
-    assert public_new == {"vectorizer_", "type_clf_", "theme_clf_", "theme_fold_", "context_map_", "thresholds_"}
+    assert public_new == {"vectorizer_", "type_clf_", "theme_clf_", "theme_fold_", "context_map_", "thresholds_",
+                          "thresholds_alone_"}
     assert all(k.endswith("_") for k in public_new)
     assert m.get_params() == _unfitted().get_params()  # fit leaves the parameters alone
     fitted_clone = clone(m)
     with pytest.raises(NotFittedError):
         fitted_clone.predict(["x"])
+
+
+def test_sentences_alone_get_the_thresholds_tuned_for_sentences_alone(tiny_model):
+    rows = synthetic_rows(0)
+    texts, secs = [r.text for r in rows], [r.section for r in rows]
+    assert tiny_model.thresholds_alone_ is not None  # its dev sentences had sections, so alone differs
+    m = copy.copy(tiny_model)
+    m.thresholds_alone_ = np.full(len(THEMES), 1.01)  # nothing passes when a sentence is alone
+    thr = m.theme_thresholds(secs, [("", "")] * len(rows))
+    sectioned = np.array([bool(s) for s in secs])
+    assert sectioned.any() and not sectioned.all()
+    assert np.array_equal(thr[sectioned], np.broadcast_to(m.thresholds_, (sectioned.sum(), len(THEMES))))
+    assert (thr[~sectioned] == 1.01).all()
+    assert not any(m.predict(texts, evidence=False).themes)  # alone: the alone thresholds
+    ctx = [("Caseloads are manageable.", "")] * len(rows)
+    with_neighbours = m.predict(texts, evidence=False, contexts=ctx)
+    assert with_neighbours.themes == tiny_model.predict(texts, evidence=False, contexts=ctx).themes
+    assert any(with_neighbours.themes)  # a neighbour makes it a sentence in a document
+    m.thresholds_alone_ = None  # a model saved before them: one set for all
+    assert m.predict(texts, evidence=False).themes == [
+        [THEMES[j] for j in np.argsort(-row)[: m.max_themes] if row[j] >= m.thresholds_[j]]
+        for row in m.predict(texts, evidence=False).theme_scores]
 
 
 def test_deterministic_with_random_state():
