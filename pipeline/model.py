@@ -84,7 +84,7 @@ _MAIN, _SUB, _PRE, _REV = "", "sub_", "pre_", "rev_"
 def mark_scopes(text: str, reversal: bool = False) -> str:
     """``normalise_text`` read by clause: the deciding clause's words, then the scope tokens
     (one linear pass: each word changes role at most once); with ``reversal`` the words "no
-    longer" reaches (and "longer" itself) appear as ``rev_word`` instead of plain."""
+    longer" reaches (and "no longer" itself) appear as ``rev_word`` instead of plain."""
     tokens = _TOKEN.findall(normalise_text(text).replace("n't", " not"))
     words: list[str] = []
     roles: list[str] = []
@@ -113,6 +113,8 @@ def mark_scopes(text: str, reversal: bool = False) -> str:
             neg -= 1
         if reversal and w == "longer" and i and tokens[i - 1] == "no":
             rev = NEGATION_SCOPE + 1  # "longer" and the words it reaches
+            if len(roles) > 1 and roles[-2] == _MAIN:
+                roles[-2] = _REV  # and "no": not a plain "no" (weakness evidence) in an improvement
         if rev:
             rev -= 1
             if roles[-1] == _MAIN:

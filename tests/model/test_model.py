@@ -78,9 +78,9 @@ def test_probabilities_and_evidence(model):
 @pytest.mark.slow
 def test_quality_floor_on_our_test_split(trained):
     """Regression floors a little under the committed model's figures (training is deterministic):
-    test type macro-F1 0.913, sentences alone 0.894 (classes 0.926 / 0.910 / 0.883 / 0.858; 95% interval
-    0.880-0.907), theme micro-F1 in a report (sections and neighbours) 0.842 (interval 0.833-0.851),
-    0.807 alone (interval 0.798-0.817), run 098bc0dc."""
+    test type macro-F1 0.909 (interval 0.897-0.920), sentences alone 0.894 (classes 0.926 / 0.911 / 0.882 /
+    0.858; 95% interval 0.881-0.908), theme micro-F1 in a report (sections and neighbours) 0.840 (interval
+    0.831-0.849), 0.812 alone (interval 0.803-0.822), run 1a6528c7."""
     test = trained["result"].test
     classes = ("strength", "weakness", "recommendation", "neutral")
     assert test["type_macro_f1"] >= 0.90 and test["type_macro_f1_ci_low"] >= 0.89
@@ -96,18 +96,21 @@ def test_quality_floor_on_our_test_split(trained):
 @pytest.mark.slow
 def test_written_evaluation_sets(trained):
     """Behaviour sets written from the codebook and never trained on (data/eval): regression floors
-    (the committed model: contrast 93.0% of sentences, 86.1% of pairs, 14 flips; news 0.943, 2 flips;
-    plain 98.5%, 1 flip)."""
+    (the committed model, run 1a6528c7: contrast 93.6% of sentences, 87.2% of pairs, 12 flips; news 0.944,
+    2 flips; plain 99.0%, no flip: issue 10 asks for none)."""
     b = trained["result"].behaviour
     assert b["contrast_accuracy"] >= 0.92 and b["contrast_pairs_right"] >= 0.85 and b["contrast_sw_flips"] <= 14
     assert b["news_swn_macro_f1"] >= 0.93
-    assert b["plain_accuracy"] >= 0.97 and b["plain_sw_flips"] <= 2
+    assert b["plain_accuracy"] >= 0.97 and b["plain_sw_flips"] == 0
 
 
 @pytest.mark.slow
 def test_scope_contrasts(model):
-    """Negation, rare negative wording, concession order and reactions (codebook rules 2, 3, 5)."""
+    """Negation, rare negative wording, concession order, "no longer" and reactions (codebook rules 2-5)."""
     sentences = {
+        "Children in care no longer wait months for a health assessment.": "strength",
+        "The front door no longer has a backlog of contacts waiting to be screened.": "strength",
+        "Care leavers no longer receive help from a personal adviser once they turn 21.": "weakness",
         "Failures are widespread and serious.": "weakness",
         "Services are fragmented and chaotic.": "weakness",
         "Safety planning is largely absent.": "weakness",
