@@ -555,10 +555,12 @@ def _curve_section(params: Params) -> list[str]:
         return []
     rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
     out = ["### Learning curve (`ofsted-tagger train --curve`)", "",
-           "| share of train | sentences | dev type macro-F1 | without sections | dev theme micro-F1 |",
-           "|---|---|---|---|---|"]
+           "Dev figures in context (sections; themes also read the neighbours) and alone (as `predict --sentences`).", "",
+           "| share of train | sentences | dev type macro-F1 | alone | dev theme micro-F1 | alone |",
+           "|---|---|---|---|---|---|"]
     out += [f"| {r['fraction']:.0%} | {int(r['train_n'])} | {r['dev_type_macro_f1']:.3f} | "
-            f"{r['dev_nosec_type_macro_f1']:.3f} | {r['dev_theme_micro_f1']:.3f} |" for r in rows]
+            f"{r['dev_nosec_type_macro_f1']:.3f} | {r['dev_theme_micro_f1']:.3f} | "
+            + (f"{r['dev_nosec_theme_micro_f1']:.3f} |" if "dev_nosec_theme_micro_f1" in r else "- |") for r in rows]
     return out + [""]
 
 

@@ -168,7 +168,7 @@ def train_and_evaluate(params: Params) -> Trained:
 
 
 def learning_curve(params: Params, log: Callable[[str], None] = print) -> list[dict[str, float]]:
-    """Dev type macro-F1 (with and without sections) and theme micro-F1 when the model is fitted
+    """Dev type macro-F1 and theme micro-F1 (in context, and alone) when the model is fitted
     on growing shares of the train split's hand labels (a fixed random order, so each share
     contains the smaller ones; written sentences are always included)."""
     ds = load_dataset(params)
@@ -180,9 +180,11 @@ def learning_curve(params: Params, log: Callable[[str], None] = print) -> list[d
         dev, _ = evaluate_rows(model, ds.dev, ds.contexts)
         bare, _ = evaluate_rows(model, without_sections(ds.dev))
         row = {"fraction": frac, "train_n": float(len(sub)), "dev_type_macro_f1": dev["type_macro_f1"],
-               "dev_nosec_type_macro_f1": bare["type_macro_f1"], "dev_theme_micro_f1": dev["theme_micro_f1"]}
+               "dev_nosec_type_macro_f1": bare["type_macro_f1"], "dev_theme_micro_f1": dev["theme_micro_f1"],
+               "dev_nosec_theme_micro_f1": bare["theme_micro_f1"]}
         log(f"  {frac:>5.0%} of train ({len(sub)} sentences): dev macro-F1 {row['dev_type_macro_f1']:.3f}, "
-            f"without sections {row['dev_nosec_type_macro_f1']:.3f}, theme micro-F1 {row['dev_theme_micro_f1']:.3f}")
+            f"without sections {row['dev_nosec_type_macro_f1']:.3f}, theme micro-F1 {row['dev_theme_micro_f1']:.3f}, "
+            f"alone {row['dev_nosec_theme_micro_f1']:.3f}")
         rows.append(row)
     return rows
 

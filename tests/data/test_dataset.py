@@ -220,3 +220,17 @@ def test_labelled_sentences_get_their_neighbours_in_their_report(params, hand):
     assert sum(bool(n) for _, n in with_text) >= 0.95 * len(with_text)
     texts = {r.text for r in rows}
     assert sum(p in texts for p, _ in with_text if p) >= 0.9 * len(with_text)  # neighbours are labelled sentences too
+
+
+def test_the_learning_curve_in_the_data_card_shows_types_and_themes_in_context_and_alone(params):
+    """data/learning_curve.json (written by `train --curve`) as the data card's table: a row per share
+    of train, dev type and theme figures in context and alone."""
+    from pipeline.data import _curve_section
+
+    lines = _curve_section(params)
+    assert lines and lines[0].startswith("### Learning curve")
+    table = [ln for ln in lines if ln.startswith("| ") and ln[2].isdigit()]
+    assert [ln.split(" | ")[0] for ln in table] == [f"| {f:.0%}" for f in params.evaluation.learning_curve]
+    assert all(len(ln.strip("|").split("|")) == 6 for ln in table)
+    # the type figure grows with the share of labels
+    assert float(table[-1].split(" | ")[2]) > float(table[0].split(" | ")[2])
