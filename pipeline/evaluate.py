@@ -109,10 +109,38 @@ def theme_micro_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
     return float(f1_score(theme_matrix(gold), theme_matrix(pred), average="micro", zero_division=0))
 
 
+def _draw_counts(n: int, samples: int, seed: int) -> np.ndarray:
+    """samples x n: how often each row is drawn in each resample (the draws of :func:`bootstrap_ci`)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(samples)]) if n else np.zeros((samples, 0))
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 from counts, 0 where there is nothing to count (scikit-learn's zero_division=0)."""
+    den = 2 * tp + fp + fn
+    return np.divide(2 * tp, den, out=np.zeros(np.shape(den)), where=den > 0)
+
+
+def _percentile_interval(stats: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def interval_metrics(rows: Sequence[LabelRow], pred: Prediction, samples: int, seed: int) -> dict[str, float]:
-    """95% bootstrap intervals of the test split's type macro-F1 and theme micro-F1."""
-    lo, hi = bootstrap_ci([r.type for r in rows], pred.types, type_macro_f1, samples, seed)
-    tlo, thi = bootstrap_ci([r.themes for r in rows], pred.themes, theme_micro_f1, samples, seed)
+    """95% bootstrap intervals of the test split's type macro-F1 and theme micro-F1: the same
+    resamples and figures as :func:`bootstrap_ci` with :func:`type_macro_f1` and :func:`theme_micro_f1`,
+    computed from each row's true/false positive counts (one matrix product for all resamples,
+    instead of 2 x ``samples`` scikit-learn calls: about 35 s a training run)."""
+    W = _draw_counts(len(rows), samples, seed)
+    gold = np.array([TYPES.index(r.type) for r in rows], dtype=int)
+    got = np.array([TYPES.index(t) for t in pred.types], dtype=int)
+    k = np.arange(len(TYPES))
+    g1, p1 = gold[:, None] == k, got[:, None] == k
+    c = W @ np.hstack([g1 & p1, ~g1 & p1, g1 & ~p1]).astype(float)  # samples x (tp, fp, fn per type)
+    lo, hi = _percentile_interval(_f1(*np.split(c, 3, axis=1)).mean(axis=1))
+    G, P = theme_matrix([r.themes for r in rows]), theme_matrix(pred.themes)
+    t = W @ np.stack([(G & P).sum(1), (~G & P).sum(1), (G & ~P).sum(1)], axis=1).astype(float)
+    tlo, thi = _percentile_interval(_f1(t[:, 0], t[:, 1], t[:, 2]))
     return {"type_macro_f1_ci_low": lo, "type_macro_f1_ci_high": hi,
             "theme_micro_f1_ci_low": tlo, "theme_micro_f1_ci_high": thi}
 

@@ -48,9 +48,10 @@ def write_params(tmp: Path, serve: dict | None = None, ingest: dict | None = Non
 
 
 # model overrides for tests of the training mechanics: no neighbours for the theme tagger, which would
-# segment the ~400 reports small_data's rows come from (about 14 s in each training process); the
-# session's ``trained`` model and tests/model exercise the neighbours
-MECHANICS_MODEL = {"theme_context_weight": 0.0}
+# segment the ~400 reports small_data's rows come from (about 14 s in each training process), and no
+# written sentences (44,000 rows beside small_data's 6,000); the session's ``trained`` model and
+# tests/model exercise both
+MECHANICS_MODEL = {"theme_context_weight": 0.0, "use_written": False}
 
 
 def small_data(tmp: Path, train_rows: int = 6000, held_out_rows: int = 1000) -> Path:

@@ -105,6 +105,26 @@ def test_bootstrap_interval_brackets_the_point_estimate():
     assert lo < type_macro_f1(gold, pred) < hi and hi - lo < 0.15
 
 
+def test_test_split_intervals_equal_the_generic_bootstrap_on_real_labels():
+    """interval_metrics counts true and false positives per row instead of calling scikit-learn per
+    resample: the same resamples give the same interval, to the last digit."""
+    from pipeline.evaluate import interval_metrics, theme_micro_f1
+    from pipeline.model import Prediction
+    from pipeline.schema import THEMES, TYPES
+
+    rows = sectioned_hand_rows(read=1000)[:500]
+    rng = np.random.default_rng(3)  # a prediction that is right about 85% of the time
+    types = [r.type if rng.random() < 0.85 else TYPES[int(rng.integers(4))] for r in rows]
+    themes = [list(r.themes) if rng.random() < 0.8 else [THEMES[int(rng.integers(18))]] for r in rows]
+    pred = Prediction(types, np.ones(len(rows)), np.zeros((len(rows), 4)), themes, np.zeros((len(rows), 18)))
+    got = interval_metrics(rows, pred, samples=300, seed=5)
+    lo, hi = bootstrap_ci([r.type for r in rows], types, type_macro_f1, samples=300, seed=5)
+    tlo, thi = bootstrap_ci([r.themes for r in rows], themes, theme_micro_f1, samples=300, seed=5)
+    assert got == pytest.approx({"type_macro_f1_ci_low": lo, "type_macro_f1_ci_high": hi,
+                                 "theme_micro_f1_ci_low": tlo, "theme_micro_f1_ci_high": thi}, abs=1e-12)
+    assert lo < type_macro_f1([r.type for r in rows], types) < hi
+
+
 def test_evaluation_sets_are_scored(tiny_model):
     m = eval_set_metrics(tiny_model, default_params().paths.eval_sets)
     assert m["contrast_n"] >= 300 and m["news_n"] >= 300 and m["plain_n"] >= 200
