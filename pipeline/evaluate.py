@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
@@ -94,11 +94,15 @@ def without_sections(rows: Sequence[LabelRow]) -> list[LabelRow]:
 def bootstrap_ci(gold: Sequence, pred: Sequence, metric: Callable[[Sequence, Sequence], float],
                  samples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of ``metric(gold, pred)`` over resampled rows."""
-    rng = np.random.default_rng(seed)
     g, p = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
-    stats = [metric(list(g[i]), list(p[i])) for i in (rng.integers(0, len(g), len(g)) for _ in range(samples))]
-    lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
+    return _percentile_interval(np.array([metric(list(g[i]), list(p[i])) for i in _resamples(len(g), samples, seed)]),
+                                level)
+
+
+def _resamples(n: int, samples: int, seed: int) -> Iterator[np.ndarray]:
+    """The row indices of each bootstrap resample (the same draws for every interval with this seed)."""
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, n, n) for _ in range(samples))
 
 
 def type_macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
@@ -110,9 +114,8 @@ def theme_micro_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
 
 
 def _draw_counts(n: int, samples: int, seed: int) -> np.ndarray:
-    """samples x n: how often each row is drawn in each resample (the draws of :func:`bootstrap_ci`)."""
-    rng = np.random.default_rng(seed)
-    return np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(samples)]) if n else np.zeros((samples, 0))
+    """samples x n: how often each row is drawn in each resample (:func:`_resamples`)."""
+    return np.stack([np.bincount(i, minlength=n) for i in _resamples(n, samples, seed)]) if n else np.zeros((samples, 0))
 
 
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:

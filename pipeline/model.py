@@ -240,9 +240,14 @@ def neighbour_texts(texts: Sequence[str], kinds: Sequence[str | None] | None = N
     return list(zip(prev, nxt))
 
 
+def has_neighbour(context: Context | None) -> bool:
+    """Does this sentence have a neighbour's text?"""
+    return bool(context and (context[0] or context[1]))
+
+
 def has_context(contexts: Sequence[Context | None] | None) -> bool:
     """Does any sentence have a neighbour's text?"""
-    return contexts is not None and any(c and (c[0] or c[1]) for c in contexts)
+    return contexts is not None and any(has_neighbour(c) for c in contexts)
 
 
 def context_map(feature_names: Sequence[str], fold: sp.spmatrix | None) -> sp.csr_matrix:
@@ -464,7 +469,7 @@ class TaggerModel(BaseEstimator):
             return np.broadcast_to(self.thresholds_, (n, len(THEMES)))
         secs = sections if (sections is not None and self.use_section) else [""] * n
         ctx = contexts if contexts is not None else [None] * n
-        alone = np.fromiter((not s and not (c and (c[0] or c[1])) for s, c in zip(secs, ctx)), dtype=bool, count=n)
+        alone = np.fromiter((not s and not has_neighbour(c) for s, c in zip(secs, ctx)), dtype=bool, count=n)
         return np.where(alone[:, None], alone_thr, self.thresholds_)
 
     def _new_vectorizer(self) -> ColumnTransformer:

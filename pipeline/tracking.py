@@ -140,7 +140,7 @@ def _model_card(t: Trained, run_id: str, version: str | None, params: Params) ->
         "versions": _versions(),
         "thresholds": {th: float(x) for th, x in zip(THEMES, t.model.thresholds_)},
         "thresholds_alone": ({th: float(x) for th, x in zip(THEMES, t.model.thresholds_alone_)}
-                             if getattr(t.model, "thresholds_alone_", None) is not None else None),
+                             if t.model.thresholds_alone_ is not None else None),
     }
 
 
