@@ -345,15 +345,40 @@ def predict(ctx: Context, paths: tuple[str, ...], fmt: str | None, output: str |
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--model", "model_uri", default=None, help="As for predict (default: the exported champion).")
 @click.option("--no-section", is_flag=True, help="Ignore the section column (score sentences on their own).")
+@click.option("--reports", "reports", multiple=True, metavar="PATH",
+              help="Tag these reports (files or directories, repeatable) as predict does, and score the labelled "
+                   "sentences of FILE found in them (FILE's report column names each report's file, without extension).")
 @pass_ctx
-def evaluate(ctx: Context, file: str, model_uri: str | None, no_section: bool) -> None:
-    """Score a labelled CSV or JSONL (columns text, type, themes; optional section) and print the metrics."""
-    def run() -> None:
-        from pipeline.evaluate import evaluate_file, summary_table
-        from pipeline.predict import load_model
+def evaluate(ctx: Context, file: str, model_uri: str | None, no_section: bool, reports: tuple[str, ...]) -> None:
+    """Score a labelled CSV or JSONL (columns text, type, themes; optional section, report) and print the metrics.
 
-        metrics = evaluate_file(Path(file), lambda: load_model(model_uri, ctx.params), no_section)
-        click.echo(summary_table(metrics))
+    With --reports, the reports are read whole, as 'predict PATH' reads them (segmentation,
+    sections, neighbours), and each labelled sentence is scored where it is found in them.
+    """
+    def run() -> int:
+        from pipeline.evaluate import evaluate_file, score_records, summary_table
+        from pipeline.label import read_eval_file
+        from pipeline.predict import load_model, tag_paths
+
+        if not reports:
+            metrics = evaluate_file(Path(file), lambda: load_model(model_uri, ctx.params), no_section)
+            click.echo(summary_table(metrics))
+            return 0
+        if no_section:
+            raise UserError("--no-section and --reports do not go together: whole reports are read with their sections.")
+        rows = read_eval_file(Path(file))
+        errors: list[str] = []
+        score = score_records(tag_paths(load_model(model_uri, ctx.params), reports, ctx.params, errors), rows)
+        if not score.found:
+            errors.append(f"{file}: none of its {len(rows)} labelled sentences is in the given reports; its 'report' "
+                          "column must name the report files (without extension) and its text their sentences.")
+            return report_errors(errors)
+        click.echo(summary_table(score.metrics))
+        rest = score.labelled - score.found
+        click.echo(f"scored {score.found} of the {score.labelled} labelled sentences of the tagged reports "
+                   f"({score.reports} report{'s' if score.reports != 1 else ''}"
+                   + (f"; {rest} not found as one sentence there: segmented differently)" if rest else ")"))
+        return report_errors(errors)
 
     run_guarded(run)
 

@@ -225,6 +225,16 @@ def read_split(path: Path) -> dict[str, str]:
         return {r["local_authority"]: r["split"] for r in csv.DictReader(fh)}
 
 
+def split_report_files(params: Params, side: str, pdf: bool = True) -> list[Path]:
+    """The corpus files of the reports of one side's councils (``train``/``dev``/``test``): their original
+    PDFs where the corpus has them (``pdf``), else every report's text file; sorted."""
+    meta = read_metadata(params.paths.corpus_metadata)
+    sides = read_split(split_path(params))
+    folder, suffix = (params.paths.corpus_pdf, ".pdf") if pdf else (params.paths.corpus_text, ".txt")
+    files = (folder / f"{r}{suffix}" for r in sorted(meta) if sides.get(council_of(r, meta)) == side)
+    return [f for f in files if f.is_file()]
+
+
 # --------------------------------------------------------------------------- #
 # Sampling sentences to label
 # --------------------------------------------------------------------------- #

@@ -190,6 +190,38 @@ def evaluate_file(path: Path, model: Callable[[], TaggerModel], no_section: bool
     return metrics
 
 
+@dataclasses.dataclass(frozen=True)
+class ReportScore:
+    """Hand labels scored against whole tagged reports (:func:`score_records`)."""
+
+    metrics: dict[str, float]  # as :func:`all_metrics`, over the labelled sentences found
+    found: int  # labelled sentences found among the reports' tagged sentences
+    labelled: int  # labelled sentences of the tagged reports
+    reports: int  # tagged reports with at least one labelled sentence
+
+
+def score_records(records: Sequence[Mapping], rows: Sequence[LabelRow]) -> ReportScore:
+    """Score tagged reports, as ``predict PATH`` reads them (its segmentation, sections and
+    neighbours), on the hand labels of their sentences: a label of a report that was tagged (its
+    ``report`` is the file's name without extension) is matched with the first tagged sentence of
+    that report with the same whitespace-normalised text; labels of other reports are left out."""
+    by_key: dict[tuple[str, str], Mapping] = {}
+    for rec in records:
+        by_key.setdefault((rec["report"], " ".join(rec["text"].split())), rec)
+    tagged = {rec["report"] for rec in records}
+    mine = [r for r in rows if r.report in tagged]
+    pairs = [(r, by_key[(r.report, " ".join(r.text.split()))]) for r in mine
+             if (r.report, " ".join(r.text.split())) in by_key]
+    if not pairs:
+        return ReportScore({}, 0, len(mine), 0)
+    gold, got = [r for r, _ in pairs], [rec for _, rec in pairs]
+    metrics = all_metrics([r.type for r in gold], [g["type"] for g in got],
+                          np.array([[g["type_scores"][t] for t in TYPES] for g in got]),
+                          [r.themes for r in gold], [g["themes"] for g in got],
+                          np.array([[g["theme_scores"][t] for t in THEMES] for g in got]))
+    return ReportScore(metrics, len(pairs), len(mine), len({r.report for r in gold}))
+
+
 def summary_table(metrics: dict[str, float]) -> str:
     """A readable text report of the main figures."""
     lines = [

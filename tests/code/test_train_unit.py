@@ -60,3 +60,27 @@ def test_evaluate_file(tiny_model, tmp_path):
     f.write_text("text,type,themes\nGood work.,praise,\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"gold.csv:2: type 'praise'"):
         evaluate_file(f, lambda: pytest.fail("the model is loaded only for a valid file"))
+
+
+def test_whole_reports_are_scored_on_the_labels_of_their_sentences():
+    """score_records (``evaluate --reports``): real hand labels of two councils' reports against records
+    shaped as ``predict`` writes them; a label is matched by its report and whitespace-normalised text,
+    labels of reports not tagged are left out, a sentence segmented differently is not found."""
+    from pipeline.evaluate import score_records
+    from pipeline.label import LabelRow
+    from tests.conftest import hand_records
+
+    records, _ = hand_records({"sandwell", "surrey"})
+    rows = [LabelRow(f"r{i}", r["report"], r["section"], r["text"], r["type"], r["themes"], "hand")
+            for i, r in enumerate(records)]
+    first = records[0]["report"]
+    tagged = [dict(r, text="  " + r["text"].replace(" ", "\n", 1)) for r in records if r["report"] != first]
+    score = score_records(tagged, rows)
+    mine = sum(1 for r in rows if r.report != first)
+    assert (score.found, score.labelled) == (mine, mine) and score.reports == len({r["report"] for r in tagged})
+    assert score.metrics["type_macro_f1"] == 1.0 and score.metrics["theme_micro_f1"] == 1.0
+    wrong = [dict(r, type="neutral" if r["type"] == "strength" else r["type"]) for r in tagged]
+    assert score_records(wrong, rows).metrics["type_strength_recall"] == 0.0
+    cut = [dict(r, text=r["text"][:-1]) if i % 2 else r for i, r in enumerate(tagged)]
+    assert score_records(cut, rows).found < mine
+    assert score_records([], rows).found == 0

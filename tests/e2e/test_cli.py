@@ -162,6 +162,34 @@ def test_evaluate_a_labelled_file(tmp_path, trained):
     assert r.returncode == 1 and "gold.csv:2: type 'praise' is not one of" in r.stderr
 
 
+def test_evaluate_whole_reports_against_their_hand_labels(tmp_path, trained):
+    """``evaluate LABELS --reports PDF``: a test council's original PDF read as predict reads it, scored on
+    the hand labels of its sentences (read on the corpus text); labels of other reports are left out."""
+    import csv
+
+    report = "bristol_2023-03-10"  # a test council: never trained on
+    with (ROOT / "data" / "labels" / "hand.csv").open(encoding="utf-8", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["report"] in (report, "barnet_2024-07-23")]
+    mine = sum(r["report"] == report for r in rows)
+    f = tmp_path / "gold.csv"
+    with f.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    pdf = trained["params"].paths.corpus_pdf / f"{report}.pdf"
+    r = run("evaluate", str(f), "--reports", str(pdf), params=trained["params_file"])
+    assert r.returncode == 0, r.stderr
+    found = int(r.stdout.split("scored ")[1].split()[0])
+    assert f"of the {mine} labelled sentences of the tagged reports (1 report" in r.stdout and found >= 0.95 * mine
+    macro = float(r.stdout.split("type macro-F1 ")[1].split()[0])
+    assert macro >= 0.75, r.stdout  # 69 sentences: a sanity floor, the split's figure is scripts/score_reports.py's
+    other = trained["params"].paths.corpus_pdf / "barnsley_2014-08-08.pdf"
+    r = run("evaluate", str(f), "--reports", str(other), params=trained["params_file"])
+    assert r.returncode == 1 and "none of its" in r.stderr and "labelled sentences is in the given reports" in r.stderr
+    r = run("evaluate", str(f), "--reports", str(pdf), "--no-section", params=trained["params_file"])
+    assert r.returncode == 1 and "--no-section and --reports do not go together" in r.stderr
+
+
 def test_train_cli_registers_and_reports(tmp_path):
     from tests.conftest import MECHANICS_MODEL, small_data, write_params
 
