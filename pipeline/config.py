@@ -108,6 +108,7 @@ class ModelParams(_Frozen):
     type_word_scale: float = Field(default=0.0, ge=0, le=2)
     theme_word_scale: float = Field(default=0.0, ge=0, le=2)
     theme_context_weight: float = Field(default=0.0, ge=0, le=5)
+    shape_weight: float = Field(default=0.0, ge=0, le=5)
     use_written: bool
     written_weight: float = Field(gt=0, le=10)
     use_weak_labels: bool

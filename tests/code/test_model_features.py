@@ -154,10 +154,41 @@ def test_topic_fold_maps_clause_marks_to_plain_words_and_drops_negation_marks():
     from pipeline.model import topic_fold
 
     names = ["text__mash", "text__sub_mash", "text__mash calm", "text__sub_mash sub_calm", "text__pre_calm",
-             "text__calm", "text__neg_calm", "text__sub_unseen", "section__sec_improve"]
+             "text__calm", "text__neg_calm", "text__sub_unseen", "section__sec_improve", "shape__p_%"]
     fold = topic_fold(names).toarray()
     target = {i: np.flatnonzero(fold[i]).tolist() for i in range(len(names))}
-    assert target == {0: [0], 1: [0], 2: [2], 3: [2], 4: [5], 5: [5], 6: [], 7: [], 8: [8]}
+    assert target == {0: [0], 1: [0], 2: [2], 3: [2], 4: [5], 5: [5], 6: [], 7: [], 8: [8], 9: []}
+
+
+def test_shape_features_read_what_word_tokens_drop(tiny_model):
+    """A real report sentence (a corpus text): numbers keep their form, punctuation marks
+    and the length in words are read; the themes do not see them; a model fitted without them has none."""
+    from pipeline.model import shape_tokens
+    from pipeline.train import fit_model
+    from tests.conftest import synthetic_rows
+
+    text = (default_params().paths.corpus_text / "plymouth_2015-01-06.txt").read_text(encoding="utf-8")
+    fact = next(line for line in text.splitlines() if "%" in line and len(line.split()) > 5)
+    tokens = shape_tokens(fact)
+    assert "p_%" in tokens and any(t.startswith("sh_") and "d" in t and "%" in t for t in tokens)
+    assert tokens[-1] == f"len_{min(len(fact.split()) // 5, 12)}"
+    assert shape_tokens("Children who need help and protection Inadequate") == ["len_1"]
+    assert shape_tokens("“Staff are brilliant,” she said.")[:2] == ["sh_“Xx", "sh_x,”"]
+    on = fit_model(synthetic_rows(0), synthetic_rows(1), default_params().model.model_copy(update={"shape_weight": 1.0}))
+    names = on.vectorizer_.get_feature_names_out()
+    shape_cols = [i for i, n in enumerate(names) if n.startswith("shape__")]
+    assert shape_cols and on._shape_vec is not None
+    assert on.theme_fold_[shape_cols].nnz == 0  # the themes ignore a sentence's form
+    X = on.transform(["Only 12 (2.6%) of care leavers are not in touch."])
+    assert X[:, shape_cols].nnz > 0 and X.shape[1] == len(names)
+    from pipeline.model import _features_input
+
+    texts = [fact, "Only 12 (2.6%) of care leavers are not in touch.", "Good"]
+    fast = on.type_proba(on.transform(texts))  # the fast path weighs the shape columns as the vectoriser does
+    slow = on.type_clf_.predict_proba(on.vectorizer_.transform(_features_input(texts, None)))[:, on._type_order]
+    assert np.allclose(fast, slow, atol=1e-6)
+    off = tiny_model  # params.yaml: shape_weight 0, measured and not adopted
+    assert off._shape_vec is None and not any(n.startswith("shape__") for n in off.vectorizer_.get_feature_names_out())
 
 
 @pytest.mark.slow  # reads every label

@@ -83,7 +83,8 @@ def test_a_model_saved_before_pipeline_model_existed_still_loads(tmp_path, monke
 
     mp = default_params().model.model_copy(update={"scope_marks": False, "position_marks": False, "adverb_stems": False,
                                                      "type_word_scale": 0.0, "theme_word_scale": 0.0,
-                                                     "theme_context_weight": 0.0})  # nor context columns
+                                                     "theme_context_weight": 0.0,  # nor context columns
+                                                     "shape_weight": 0.0})  # nor shape columns
     tiny_model = fit_model(synthetic_rows(0), synthetic_rows(1), mp)
     legacy_state = {"vectorizer": tiny_model.vectorizer_, "type_clf": tiny_model.type_clf_,
                     "theme_clf": tiny_model.theme_clf_, "thresholds": tiny_model.thresholds_,
