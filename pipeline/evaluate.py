@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
+from pipeline.data import sentence_id
 from pipeline.label import LabelRow, read_eval_file
 from pipeline.model import Context, Prediction, TaggerModel
 from pipeline.schema import THEMES, TYPES, theme_matrix
@@ -204,14 +205,15 @@ def score_records(records: Sequence[Mapping], rows: Sequence[LabelRow]) -> Repor
     """Score tagged reports, as ``predict PATH`` reads them (its segmentation, sections and
     neighbours), on the hand labels of their sentences: a label of a report that was tagged (its
     ``report`` is the file's name without extension) is matched with the first tagged sentence of
-    that report with the same whitespace-normalised text; labels of other reports are left out."""
-    by_key: dict[tuple[str, str], Mapping] = {}
+    that report with the same whitespace-normalised text (the same :func:`pipeline.data.sentence_id`);
+    labels of other reports are left out."""
+    by_id: dict[str, Mapping] = {}
     for rec in records:
-        by_key.setdefault((rec["report"], " ".join(rec["text"].split())), rec)
+        by_id.setdefault(sentence_id(rec["report"], rec["text"]), rec)
     tagged = {rec["report"] for rec in records}
     mine = [r for r in rows if r.report in tagged]
-    pairs = [(r, by_key[(r.report, " ".join(r.text.split()))]) for r in mine
-             if (r.report, " ".join(r.text.split())) in by_key]
+    found = ((r, by_id.get(sentence_id(r.report, r.text))) for r in mine)  # a row's own id may be a line number
+    pairs = [(r, rec) for r, rec in found if rec is not None]
     if not pairs:
         return ReportScore({}, 0, len(mine), 0)
     gold, got = [r for r, _ in pairs], [rec for _, rec in pairs]

@@ -177,7 +177,6 @@ _UPPER, _LOWER, _NUMBER = re.compile(r"[A-Z]+"), re.compile(r"[a-z]+"), re.compi
 SHAPE_LENGTH_BIN, SHAPE_LENGTH_MAX = 5, 12  # sentence length in words, in bins of five, the last open
 
 
-@functools.lru_cache(maxsize=100_000)
 def token_shape(token: str) -> str:
     """A token's form: capitals as X, lower case as x, digits as d, marks kept ("12%" -> "d%")."""
     return _NUMBER.sub("d", _LOWER.sub("x", _UPPER.sub("X", token)))
